@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dask.array as da
 
@@ -27,6 +29,7 @@ _SUFFIXES = {
     ".zarr": "zarr",
     ".ome.zarr": "zarr",
 }
+T = TypeVar("T")
 _HDU_SELECTOR = re.compile(r"^(?P<path>.+)\[(?P<hdu>[^\[\]]+)\]$")
 
 
@@ -169,22 +172,41 @@ def write_array(
     kind = detect_format(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+    data = da.asarray(data)
+    writers = {"fits": fits.write_fits, "tiff": tiff.write_tiff, "zarr": zarr_io.write_zarr}
+    replace_atomically(path, lambda partial: writers[kind](partial, data, meta, **options))
+    return path
+
+
+def replace_atomically(path: Path, write: Callable[[Path], T]) -> T:
+    """Run ``write(partial)`` on a temporary sibling of ``path``, then rename it to ``path``.
+
+    An existing ``path`` is replaced only after the write succeeded; a failed or
+    interrupted write leaves no partial output under the final name.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Final output path (file or directory).
+    write : callable
+        Writes the complete output at the path it is given and returns a value.
+
+    Returns
+    -------
+    object
+        What ``write`` returned.
+    """
+    path = Path(path)
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     _remove(partial)
-    data = da.asarray(data)
     try:
-        if kind == "fits":
-            fits.write_fits(partial, data, meta, **options)
-        elif kind == "tiff":
-            tiff.write_tiff(partial, data, meta, **options)
-        else:
-            zarr_io.write_zarr(partial, data, meta, **options)
+        result = write(partial)
     except BaseException:
         _remove(partial)
         raise
     _remove(path)
     partial.rename(path)
-    return path
+    return result
 
 
 def _remove(path: Path) -> None:

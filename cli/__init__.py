@@ -1,0 +1,1 @@
+"""The ``srsci`` command line, installed as :mod:`srgan_sci.cli`."""

@@ -1,0 +1,179 @@
+"""The degradation chain over (possibly larger-than-memory) dask arrays.
+
+Results do not depend on how the input is chunked: the chain rechunks to a fixed
+*canonical tile* grid (``TILE_LR`` low-resolution pixels a side), convolves each tile with
+a halo of the PSF radius (reflected at the image edges), and draws each tile's noise from
+its own seed derived from ``(seed, plane, tile_y, tile_x)``.  The in-memory function
+:func:`degrade` runs the same graph, so chunked and in-memory results are bit-identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask
+import dask.array as da
+import numpy as np
+from scipy.signal import fftconvolve
+
+from srgan_sci.degrade.camera import bin_pixels, detect, photon_scale
+from srgan_sci.degrade.psf import render_psf
+from srgan_sci.degrade.spec import DegradationSpec, SpecError
+
+TILE_LR = 256
+"""Side of the canonical tiles, in low-resolution pixels."""
+
+
+@dataclass(frozen=True)
+class DegradedPair:
+    """A lazy high/low-resolution pair in consistent units.
+
+    Parameters
+    ----------
+    hr : dask.array.Array
+        Noise-free, unblurred truth in LR ADU per HR pixel: with ``binning="sum"`` the
+        sum of an s x s block equals the noise-free LR pixel before blurring; with
+        ``"mean"`` its block mean does.
+    lr : dask.array.Array
+        Simulated readout, ADU per LR pixel (offset, and sky if requested, subtracted).
+    electrons_per_adu : float
+        The detector gain, to turn ``lr`` back into e-.
+    photon_factor : float
+        e- per input unit (per LR pixel after binning) applied to the input.
+    """
+
+    hr: da.Array
+    lr: da.Array
+    electrons_per_adu: float
+    photon_factor: float
+
+
+def degrade_lazy(hr: da.Array, spec: DegradationSpec, seed: int = 0) -> DegradedPair:
+    """Build the lazy degradation graph of ``hr`` (last two axes y, x).
+
+    Parameters
+    ----------
+    hr : dask.array.Array
+        High-resolution image(s), float32, NaN for missing pixels.
+    spec : DegradationSpec
+        What to simulate.
+    seed : int
+        Seed of the noise; the same seed gives bit-identical output.
+
+    Returns
+    -------
+    DegradedPair
+    """
+    hr = _check_input(da.asarray(hr).astype(np.float32), spec.scale)
+    scale = spec.scale
+    tile_hr = TILE_LR * scale
+    canonical = (1,) * (hr.ndim - 2) + (tile_hr, tile_hr)
+    hr = hr.rechunk(canonical)
+    psf = render_psf(spec.psf).astype(np.float64)
+    radius = psf.shape[0] // 2
+
+    missing = da.isnan(hr)
+    filled = da.where(missing, np.float32(0), hr)
+    depth = {axis: 0 for axis in range(hr.ndim - 2)} | {hr.ndim - 2: radius, hr.ndim - 1: radius}
+    boundary = {axis: "none" for axis in range(hr.ndim - 2)} | {
+        hr.ndim - 2: "reflect",
+        hr.ndim - 1: "reflect",
+    }
+    haloed = da.overlap.overlap(filled, depth=depth, boundary=boundary)
+    blurred = haloed.map_blocks(_convolve_valid, psf, chunks=filled.chunks, dtype=np.float32)
+
+    lr_chunks = hr.chunks[:-2] + tuple(tuple(c // scale for c in ch) for ch in hr.chunks[-2:])
+    binned = blurred.map_blocks(bin_pixels, scale, spec.binning, chunks=lr_chunks, dtype=np.float32)
+    lr_missing = missing.map_blocks(_any_in_block, scale, chunks=lr_chunks, dtype=bool)
+
+    factor = _photon_factor(hr, spec)
+    lr = da.map_blocks(
+        _detect_tile,
+        binned,
+        lr_missing,
+        dtype=np.float32,
+        chunks=lr_chunks,
+        factor=factor,
+        spec=spec,
+        seed=seed,
+    )
+    hr_adu = hr * np.float32(factor / spec.gain)
+    return DegradedPair(hr=hr_adu, lr=lr, electrons_per_adu=spec.gain, photon_factor=factor)
+
+
+def degrade(hr: np.ndarray, spec: DegradationSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Degrade an in-memory image; same result as :func:`degrade_lazy`, computed at once.
+
+    Returns
+    -------
+    hr_adu, lr : numpy.ndarray
+        See :class:`DegradedPair`.
+    """
+    pair = degrade_lazy(da.from_array(np.asarray(hr, dtype=np.float32)), spec, seed)
+    hr_adu, lr = dask.compute(pair.hr, pair.lr, scheduler="synchronous")
+    return hr_adu, lr
+
+
+def _check_input(hr: da.Array, scale: int) -> da.Array:
+    """Raise :class:`SpecError` unless the (y, x) shape is a multiple of ``scale``."""
+    if hr.ndim < 2:
+        raise SpecError(f"image must have at least 2 axes (y, x), got shape {hr.shape}")
+    height, width = hr.shape[-2:]
+    if height % scale or width % scale:
+        raise SpecError(
+            f"image of {height}x{width} pixels is not divisible by scale {scale}; crop it to "
+            f"{height - height % scale}x{width - width % scale} first"
+        )
+    return hr
+
+
+def _photon_factor(hr: da.Array, spec: DegradationSpec) -> float:
+    """e- per input unit, from one pass over the whole array (never per tile)."""
+    if spec.photons is None:
+        return float(spec.electrons_per_unit)
+    mean_hr = float(da.nanmean(hr).compute())
+    per_lr_pixel = mean_hr * (spec.scale**2 if spec.binning == "sum" else 1.0)
+    return photon_scale(per_lr_pixel, spec.photons)
+
+
+def _convolve_valid(block: np.ndarray, psf: np.ndarray) -> np.ndarray:
+    """Convolve each plane of a haloed block and keep the part without the halo."""
+    planes = block.reshape(-1, *block.shape[-2:]).astype(np.float64)
+    out = np.stack([fftconvolve(plane, psf, mode="valid") for plane in planes])
+    return out.reshape(*block.shape[:-2], *out.shape[-2:]).astype(np.float32)
+
+
+def _any_in_block(mask: np.ndarray, factor: int) -> np.ndarray:
+    """True where any pixel of a ``factor`` x ``factor`` block is set."""
+    *lead, height, width = mask.shape
+    blocks = mask.reshape(*lead, height // factor, factor, width // factor, factor)
+    return blocks.any(axis=(-3, -1))
+
+
+def _detect_tile(
+    binned: np.ndarray,
+    missing: np.ndarray,
+    *,
+    factor: float,
+    spec: DegradationSpec,
+    seed: int,
+    block_id: tuple[int, ...] = (),
+) -> np.ndarray:
+    """Photon budget, detector noise and calibration of one canonical tile."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(block_id)))
+    electrons = np.clip(binned.astype(np.float64) * factor, 0.0, None)
+    electrons[missing] = np.nan
+    adu = detect(
+        electrons,
+        rng,
+        sky=spec.sky,
+        read_noise=spec.read_noise,
+        gain=spec.gain,
+        offset=spec.offset,
+        saturation=spec.saturation,
+        poisson=spec.poisson,
+    )
+    calibration = (spec.offset if spec.subtract_offset else 0.0) + (
+        spec.sky / spec.gain if spec.subtract_sky else 0.0
+    )
+    return (adu - np.float32(calibration)).astype(np.float32)
