@@ -16,7 +16,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Describe a FITS, TIFF or Zarr image without loading it into memory.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("path", nargs="?", help="image path; FITS may end in [HDU], e.g. f.fits[SCI]")
+    source.add_argument(
+        "path", nargs="?", help="image path; FITS may end in [HDU], e.g. f.fits[SCI]"
+    )
     source.add_argument(
         "--sample", action="store_true", help="describe the bundled Hubble Deep Field sample"
     )

@@ -61,8 +61,6 @@ def run(args: argparse.Namespace) -> int:
     summary = simulate_pairs(config)
     spec = summary["spec"]
     for image in summary["images"]:
-        print(
-            f"{image['source']}: HR {tuple(image['hr_shape'])} -> LR {tuple(image['lr_shape'])}"
-        )
+        print(f"{image['source']}: HR {tuple(image['hr_shape'])} -> LR {tuple(image['lr_shape'])}")
     print(f"wrote {args.out} (preset {spec['name']}, x{spec['scale']}, seed {summary['seed']})")
     return 0

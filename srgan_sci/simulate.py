@@ -106,7 +106,9 @@ def simulate_pairs(config: SimulateConfig) -> dict[str, Any]:
             pair = degrade_lazy(hr, spec, seed=config.seed + index)
             hr_array = _create(group, f"hr/{index}", pair.hr, spec.scale * TILE_LR)
             lr_array = _create(group, f"lr/{index}", pair.lr, TILE_LR)
-            with TqdmCallback(desc=f"simulate {index + 1}/{len(sources)}", disable=not config.progress):
+            with TqdmCallback(
+                desc=f"simulate {index + 1}/{len(sources)}", disable=not config.progress
+            ):
                 da.store([pair.hr, pair.lr], [hr_array, lr_array], lock=False)
             lr_rows = pair.lr.shape[-2]
             images.append(
@@ -115,7 +117,7 @@ def simulate_pairs(config: SimulateConfig) -> dict[str, Any]:
                     "source": name,
                     "hr_shape": list(pair.hr.shape),
                     "lr_shape": list(pair.lr.shape),
-                    "val_y_start_lr": lr_rows - int(round(config.val_fraction * lr_rows)),
+                    "val_y_start_lr": lr_rows - round(config.val_fraction * lr_rows),
                     "photon_factor": pair.photon_factor,
                 }
             )
@@ -127,7 +129,7 @@ def simulate_pairs(config: SimulateConfig) -> dict[str, Any]:
             "val_fraction": config.val_fraction,
             "units": {
                 "lr": "ADU per LR pixel",
-                "hr": f"ADU per HR pixel ({spec.binning} over a {spec.scale}x{spec.scale} block ~ LR)",
+                "hr": f"ADU per HR pixel ({spec.binning} of an s x s block ~ LR)",
             },
             "electrons_per_adu": spec.gain,
             "images": images,
@@ -147,7 +149,9 @@ def _load_sources(config: SimulateConfig, scale: int) -> list[tuple[str, da.Arra
         if config.size < scale:
             raise SpecError(f"--size {config.size} is smaller than the scale {scale}")
         shape = (config.size, config.size)
-        sources.append((f"scene:{config.scene}", synthetic_scene(config.scene, shape, seed=config.seed)))
+        sources.append(
+            (f"scene:{config.scene}", synthetic_scene(config.scene, shape, seed=config.seed))
+        )
     for path in config.inputs:
         sources.append((path, open_array(path).data))
     checked = []
@@ -182,4 +186,6 @@ def _create(group: zarr.Group, name: str, data: da.Array, tile: int) -> zarr.Arr
     data_chunks = tuple(c[0] for c in data.chunks)
     if data_chunks != chunks:
         raise AssertionError(f"dask chunks {data_chunks} do not match the store chunks {chunks}")
-    return group.create_array(name, shape=data.shape, chunks=chunks, dtype="float32", fill_value=np.nan)
+    return group.create_array(
+        name, shape=data.shape, chunks=chunks, dtype="float32", fill_value=np.nan
+    )

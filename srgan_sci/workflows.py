@@ -54,7 +54,8 @@ def describe_image(config: InfoConfig) -> dict[str, Any]:
         "axes": meta.axes,
         "units": meta.units,
         "pixel_sizes": {
-            axis: {"value": size.value, "unit": size.unit} for axis, size in meta.pixel_sizes.items()
+            axis: {"value": size.value, "unit": size.unit}
+            for axis, size in meta.pixel_sizes.items()
         },
         "nan_fraction": nan_fraction,
         "nan_fraction_exact": exact,

@@ -39,7 +39,9 @@ def hubble_deep_field_hdu() -> fits.PrimaryHDU:
 def main() -> None:
     """Write every sample next to this module."""
     folder = Path(__file__).parent
-    hubble_deep_field_hdu().writeto(folder / "hubble_deep_field.fits", overwrite=True, checksum=True)
+    hubble_deep_field_hdu().writeto(
+        folder / "hubble_deep_field.fits", overwrite=True, checksum=True
+    )
 
 
 if __name__ == "__main__":

@@ -66,21 +66,22 @@ def degrade_lazy(hr: da.Array, spec: DegradationSpec, seed: int = 0) -> Degraded
     """
     hr = _check_input(da.asarray(hr).astype(np.float32), spec.scale)
     scale = spec.scale
-    tile_hr = TILE_LR * scale
-    canonical = (1,) * (hr.ndim - 2) + (tile_hr, tile_hr)
-    hr = hr.rechunk(canonical)
     psf = render_psf(spec.psf).astype(np.float64)
     radius = psf.shape[0] // 2
+    spatial = tuple(_canonical_chunks(n, TILE_LR * scale, radius) for n in hr.shape[-2:])
+    hr = hr.rechunk((1,) * (hr.ndim - 2) + spatial)
 
     missing = da.isnan(hr)
     filled = da.where(missing, np.float32(0), hr)
-    depth = {axis: 0 for axis in range(hr.ndim - 2)} | {hr.ndim - 2: radius, hr.ndim - 1: radius}
-    boundary = {axis: "none" for axis in range(hr.ndim - 2)} | {
-        hr.ndim - 2: "reflect",
-        hr.ndim - 1: "reflect",
-    }
-    haloed = da.overlap.overlap(filled, depth=depth, boundary=boundary)
-    blurred = haloed.map_blocks(_convolve_valid, psf, chunks=filled.chunks, dtype=np.float32)
+    if all(min(chunks) > radius for chunks in spatial):
+        depth = {axis: 0 for axis in range(hr.ndim - 2)}
+        depth |= {hr.ndim - 2: radius, hr.ndim - 1: radius}
+        boundary = {axis: "none" for axis in range(hr.ndim - 2)}
+        boundary |= {hr.ndim - 2: "reflect", hr.ndim - 1: "reflect"}
+        haloed = da.overlap.overlap(filled, depth=depth, boundary=boundary)
+        blurred = haloed.map_blocks(_convolve_valid, psf, chunks=filled.chunks, dtype=np.float32)
+    else:
+        blurred = filled.map_blocks(_pad_and_convolve, psf, dtype=np.float32)
 
     lr_chunks = hr.chunks[:-2] + tuple(tuple(c // scale for c in ch) for ch in hr.chunks[-2:])
     binned = blurred.map_blocks(bin_pixels, scale, spec.binning, chunks=lr_chunks, dtype=np.float32)
@@ -134,6 +135,28 @@ def _photon_factor(hr: da.Array, spec: DegradationSpec) -> float:
     mean_hr = float(da.nanmean(hr).compute())
     per_lr_pixel = mean_hr * (spec.scale**2 if spec.binning == "sum" else 1.0)
     return photon_scale(per_lr_pixel, spec.photons)
+
+
+def _canonical_chunks(size: int, tile: int, radius: int) -> tuple[int, ...]:
+    """Tiles of ``tile`` pixels along an axis, the remainder merged if it is within the halo.
+
+    Every chunk is then larger than the PSF radius, as an overlap with reflection needs;
+    an axis shorter than the radius stays one chunk.
+    """
+    chunks = [tile] * (size // tile)
+    remainder = size % tile
+    if remainder and chunks and remainder <= radius:
+        chunks[-1] += remainder
+    elif remainder:
+        chunks.append(remainder)
+    return tuple(chunks)
+
+
+def _pad_and_convolve(block: np.ndarray, psf: np.ndarray) -> np.ndarray:
+    """Convolve a whole (un-chunked) plane stack with mirror-symmetric edges."""
+    radius = psf.shape[0] // 2
+    pad = [(0, 0)] * (block.ndim - 2) + [(radius, radius)] * 2
+    return _convolve_valid(np.pad(block, pad, mode="symmetric"), psf)
 
 
 def _convolve_valid(block: np.ndarray, psf: np.ndarray) -> np.ndarray:

@@ -58,7 +58,9 @@ def detect_format(path: str | Path) -> str:
         If the format is not recognised.
     """
     path = Path(path)
-    if path.is_dir() and any((path / name).exists() for name in ("zarr.json", ".zgroup", ".zarray")):
+    if path.is_dir() and any(
+        (path / name).exists() for name in ("zarr.json", ".zgroup", ".zarray")
+    ):
         return "zarr"
     name = path.name.lower()
     for suffix in sorted(_SUFFIXES, key=len, reverse=True):
@@ -107,7 +109,9 @@ def open_array(path_spec: str | Path, *, chunks: int | tuple[int, ...] | None = 
     return zarr_io.read_zarr(path, chunks=chunks)
 
 
-def upscaled_metadata(meta: ImageMetadata, scale: int, *, flux_conserving: bool = False) -> ImageMetadata:
+def upscaled_metadata(
+    meta: ImageMetadata, scale: int, *, flux_conserving: bool = False
+) -> ImageMetadata:
     """Metadata for the same field of view sampled ``scale`` times more finely.
 
     Pixel sizes of y and x are divided by ``scale``; a FITS header gets its WCS, NAXIS and

@@ -25,14 +25,18 @@ def check_image_shape(shape: tuple[int, ...], dtype: np.dtype, source: str) -> N
     dtype = np.dtype(dtype)
     if len(shape) < 2:
         raise InvalidImageError(
-            f"{source}: data is {len(shape)}-D with shape {shape}; an image needs at least 2 axes (y, x)"
+            f"{source}: data is {len(shape)}-D with shape {shape}; "
+            "an image needs at least 2 axes (y, x)"
         )
     if len(shape) > MAX_NDIM:
         raise InvalidImageError(
-            f"{source}: data is {len(shape)}-D; at most {MAX_NDIM} axes (t, c, z, y, x) are supported"
+            f"{source}: data is {len(shape)}-D; "
+            f"at most {MAX_NDIM} axes (t, c, z, y, x) are supported"
         )
     if any(n == 0 for n in shape):
-        raise InvalidImageError(f"{source}: data has a zero-size axis, shape {shape}; nothing to read")
+        raise InvalidImageError(
+            f"{source}: data has a zero-size axis, shape {shape}; nothing to read"
+        )
     if dtype.kind not in "biuf":
         raise InvalidImageError(
             f"{source}: data type {dtype} is not a real number type; convert it to float32 first"
