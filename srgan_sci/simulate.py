@@ -31,7 +31,7 @@ from srgan_sci.degrade.spec import DegradationSpec, SpecError, preset
 from srgan_sci.errors import InvalidImageError, OutputExistsError
 from srgan_sci.io import open_array
 from srgan_sci.io.api import replace_atomically
-from srgan_sci.sampling import sample_values
+from srgan_sci.sampling import DEFAULT_MAX_SAMPLES, sample_finite_values
 
 
 @dataclass(frozen=True)
@@ -173,10 +173,9 @@ def _crop_to_scale(name: str, data: da.Array, scale: int) -> da.Array:
 
 def _check_not_all_nan(name: str, data: da.Array) -> None:
     """Raise if ``data`` has no finite value (sampled first, exact only when needed)."""
-    values, exact = sample_values(data)
-    if np.isfinite(values).any():
+    if sample_finite_values(data).size:
         return
-    if exact or not bool(da.isfinite(data).any().compute()):
+    if data.size <= DEFAULT_MAX_SAMPLES or not bool(da.isfinite(data).any().compute()):
         raise InvalidImageError(f"{name}: every pixel is NaN or infinite; nothing to simulate from")
 
 

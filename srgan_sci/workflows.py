@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from srgan_sci.io import open_array
-from srgan_sci.sampling import DEFAULT_MAX_VALUES, sample_values
+from srgan_sci.sampling import DEFAULT_MAX_SAMPLES, sample_values
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class InfoConfig:
     """
 
     path: str
-    max_values: int = DEFAULT_MAX_VALUES
+    max_values: int = DEFAULT_MAX_SAMPLES
 
 
 def describe_image(config: InfoConfig) -> dict[str, Any]:
@@ -42,7 +42,8 @@ def describe_image(config: InfoConfig) -> dict[str, Any]:
     """
     image = open_array(config.path)
     data, meta = image.data, image.meta
-    values, exact = sample_values(data, config.max_values)
+    values = sample_values(data, config.max_values)
+    exact = data.size <= config.max_values
     nan_fraction = float(np.mean(np.isnan(values))) if values.size else 0.0
     summary: dict[str, Any] = {
         "path": meta.source,
