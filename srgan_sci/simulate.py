@@ -21,7 +21,6 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import zarr
-from tqdm.dask import TqdmCallback
 
 from srgan_sci import __version__
 from srgan_sci.degrade.chain import TILE_LR, degrade_lazy
@@ -32,6 +31,7 @@ from srgan_sci.errors import InvalidImageError, OutputExistsError
 from srgan_sci.io import open_array
 from srgan_sci.io.api import replace_atomically
 from srgan_sci.sampling import DEFAULT_MAX_SAMPLES, sample_finite_values
+from srgan_sci.streaming import store_in_bands
 
 
 @dataclass(frozen=True)
@@ -106,10 +106,12 @@ def simulate_pairs(config: SimulateConfig) -> dict[str, Any]:
             pair = degrade_lazy(hr, spec, seed=config.seed + index)
             hr_array = _create(group, f"hr/{index}", pair.hr, spec.scale * TILE_LR)
             lr_array = _create(group, f"lr/{index}", pair.lr, TILE_LR)
-            with TqdmCallback(
-                desc=f"simulate {index + 1}/{len(sources)}", disable=not config.progress
-            ):
-                da.store([pair.hr, pair.lr], [hr_array, lr_array], lock=False)
+            store_in_bands(
+                [pair.hr, pair.lr],
+                [hr_array, lr_array],
+                progress=config.progress,
+                description=f"simulate {index + 1}/{len(sources)}",
+            )
             lr_rows = pair.lr.shape[-2]
             images.append(
                 {

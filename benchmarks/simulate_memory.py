@@ -1,0 +1,70 @@
+"""Out-of-core degradation: peak memory of ``srsci simulate`` as the image grows.
+
+Each size runs ``srsci simulate --scene galaxies --size N --preset ground-seeing`` in a
+fresh process and records wall time and peak RSS (``ru_maxrss`` of the child).  Flat
+memory as N grows means the chain streams tiles instead of loading the image.
+
+Run: ``python -m benchmarks.simulate_memory [--sizes 4096 8192 20480]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._machine import machine_info, write_results
+
+
+def run_once(size: int, workdir: Path) -> dict[str, float]:
+    """Simulate one ``size`` x ``size`` scene in a child process; time and peak RSS."""
+    out = workdir / f"pairs-{size}.zarr"
+    command = [
+        sys.executable, "-m", "srgan_sci.cli.main", "simulate", "--scene", "galaxies",
+        "--size", str(size), "--preset", "ground-seeing", "--out", str(out), "--no-progress",
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "size": size,
+        "hr_megapixels": size * size / 1e6,
+        "hr_float32_mb": size * size * 4 / 2**20,
+        "wall_s": wall,
+        "peak_rss_mb": peak_kb / 1024,
+        "peak_rss_is_max_so_far": peak_kb > before,
+    }
+
+
+def main() -> None:
+    """Measure each size and write JSON + Markdown results."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[4096, 8192, 20480])
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sorted(args.sizes):
+            rows.append(run_once(size, Path(tmp)))
+            print(rows[-1], flush=True)
+    lines = [
+        "Peak RSS is the largest child so far (sizes run in increasing order).",
+        "",
+        "| HR size | HR float32 (MB) | wall (s) | peak RSS (MB) |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['size']}² | {r['hr_float32_mb']:.0f} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |"
+        for r in rows
+    ]
+    write_results("simulate_memory", {"machine": machine_info(), "rows": rows}, lines)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Degradation simulators: PSFs, detector chain, presets and synthetic scenes."""
