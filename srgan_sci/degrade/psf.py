@@ -15,6 +15,7 @@ first: ``0.5145 λ/NA`` (microscopes) or ``1.029 λ/D`` (telescopes), over the p
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -47,11 +48,8 @@ _FORMS = {
     ],
     "file": [{"path"}],
 }
-_PARAMETERS = {
-    "fwhm": "fwhm",
-    "beta": "beta",
+_ALIASES = {
     "wavelength": "wavelength_um",
-    "na": "na",
     "pixel": "pixel_size",
     "lambda_over_d": "lambda_over_d_arcsec",
 }
@@ -108,12 +106,13 @@ class PSFSpec:
         given = {name for name in optional if getattr(self, name) is not None}
         if given not in _FORMS[self.kind]:
             needs = " or ".join("+".join(sorted(form)) for form in _FORMS[self.kind])
-            raise PSFError(f"a {self.kind} PSF needs {needs}, got {', '.join(sorted(given))}")
+            got = ", ".join(sorted(given)) or "nothing"
+            raise PSFError(f"PSF kind {self.kind!r} needs {needs}; got {got}")
         for name in (*sorted(given - {"path"}), "pixel_ratio"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
+            if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
                 raise PSFError(f"PSF {name} must be a positive number, got {value!r}")
-        if self.kind == "moffat" and not self.beta > 1:
+        if self.kind == "moffat" and not (math.isfinite(self.beta) and self.beta > 1):
             raise PSFError(f"Moffat beta must be > 1 (finite flux), got {self.beta!r}; try 3.5")
         if self.kind != "file" and self.pixel_ratio != 1.0:
             raise PSFError("pixel_ratio applies to file PSFs only; remove it")
@@ -178,9 +177,11 @@ def parse_psf(text: str) -> PSFSpec:
     values: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         name, _, value = item.partition("=")
-        field = _PARAMETERS.get(name.strip().lower())
-        if field is None or (field == "beta") != (kind == "moffat") and field != "fwhm":
-            raise PSFError(f"unknown parameter {name.strip()!r} for a {kind} PSF in {text!r}")
+        name = name.strip().lower()
+        field = _ALIASES.get(name, name)
+        allowed = set().union(*_FORMS[kind]) | ({"beta"} if kind == "moffat" else set())
+        if field not in allowed:
+            raise PSFError(f"unknown parameter {name!r} for a {kind} PSF in {text!r}")
         values[field] = _number(text, value)
     return _build(text, kind=kind, **values)
 
@@ -191,9 +192,10 @@ def format_psf(spec: PSFSpec) -> str:
         return f"file:{spec.path}" + (
             f",pixel_ratio={spec.pixel_ratio!r}" * (spec.pixel_ratio != 1)
         )
-    names = {field: name for name, field in _PARAMETERS.items()}
-    items = [f"{names[k]}={v!r}" for k, v in spec.to_dict().items() if k in names and v is not None]
-    return f"{spec.kind}:" + ",".join(i for i in items if spec.kind == "moffat" or "beta" not in i)
+    names = {field: name for name, field in _ALIASES.items()}
+    keep = set().union(*_FORMS[spec.kind]) | ({"beta"} if spec.kind == "moffat" else set())
+    items = [f"{names.get(k, k)}={v!r}" for k, v in spec.to_dict().items() if k in keep and v]
+    return f"{spec.kind}:" + ",".join(items)
 
 
 def _number(text: str, value: str) -> float:
@@ -251,12 +253,14 @@ def render_psf(spec: PSFSpec, *, radius: int | None = None, oversample: int = 9)
         raise PSFError(f"PSF radius must be a positive integer, got {radius!r}")
     if int(oversample) != oversample or oversample < 1:
         raise PSFError(f"oversample must be a positive integer, got {oversample!r}")
-    radius = psf_radius(spec) if radius is None else int(radius)
     if spec.kind == "file":
         kernel = load_psf_file(spec.path, spec.pixel_ratio)
-        pad = max(radius - kernel.shape[0] // 2, 0)
-        kernel = _crop(np.pad(kernel, pad), radius)
+        radius = _flux_radius(kernel) if radius is None else int(radius)
+        kernel = np.pad(kernel, max(radius - kernel.shape[0] // 2, 0))
+        c = kernel.shape[0] // 2
+        kernel = kernel[c - radius : c + radius + 1, c - radius : c + radius + 1]
     else:
+        radius = psf_radius(spec) if radius is None else int(radius)
         width = _continuous_fwhm(spec, int(oversample))
         kernel = _integrate(_profile(spec.kind, width, spec.beta), radius, int(oversample))
     return kernel / kernel.sum()
@@ -306,7 +310,7 @@ def _continuous_fwhm(spec: PSFSpec, os: int) -> float:
     if excess(low) >= 0.0:
         raise PSFError(
             f"a FWHM of {target:.3g} HR pixels is narrower than one pixel integrates to "
-            f"({excess(low) + target:.3g} px); use fwhm >= 1.2 or a finer HR pixel scale"
+            f"({excess(low) + target:.3g} px); use a larger fwhm or a finer HR pixel scale"
         )
     return brentq(excess, low, high, xtol=1e-7 * target)
 
@@ -356,11 +360,6 @@ def _flux_radius(kernel: np.ndarray) -> int:
     enclosed = np.cumsum(np.bincount(np.maximum(yy, xx).ravel(), kernel.ravel()))
     radius = int(np.searchsorted(enclosed, FLUX_FRACTION * enclosed[-1]))
     return min(max(radius, 1), MAX_RADIUS, kernel.shape[0] // 2)
-
-
-def _crop(kernel: np.ndarray, radius: int) -> np.ndarray:
-    c = kernel.shape[0] // 2
-    return kernel[c - radius : c + radius + 1, c - radius : c + radius + 1]
 
 
 def load_psf_file(path: str | Path, pixel_ratio: float = 1.0) -> np.ndarray:
@@ -420,9 +419,9 @@ def _read_image(path: Path) -> np.ndarray:
                     if hdu.is_image and hdu.data is not None:
                         return np.asarray(hdu.data, dtype=np.float64)
             raise PSFError(f"PSF file {path} has no image HDU (tables are not PSFs); save an image")
+    except PSFError:
+        raise
     except (OSError, ValueError, TypeError) as error:
-        if isinstance(error, PSFError):
-            raise
         raise PSFError(
             f"PSF file {path} is not a readable image ({error}); save a FITS/TIFF image"
         ) from None

@@ -1,0 +1,1 @@
+"""Generators, discriminators, perceptual feature networks and model bundles."""

@@ -1,0 +1,1 @@
+"""Training SRGAN generators: configuration, the loop, checkpoints and distributed set-up."""
