@@ -32,6 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--blocks", type=int)
     parser.add_argument("--device", help="auto, cpu or cuda")
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"))
+    parser.add_argument("--lr", type=float, help="generator learning rate")
+    parser.add_argument("--grad-clip", type=float, help="gradient-norm clip (0 disables)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     parser.add_argument("--stop-at", type=int, help="checkpoint and stop after this step")
@@ -61,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         "device": args.device,
         "amp": args.amp,
         "seed": args.seed,
+        "lr_generator": args.lr,
+        "grad_clip": args.grad_clip,
         "progress": False if args.no_progress else None,
     }
     options |= {k: v for k, v in flags.items() if v is not None}

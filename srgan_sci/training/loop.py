@@ -371,6 +371,6 @@ def _check_finite(loss: torch.Tensor, which: str, step: int, checkpoint: Path) -
             else ("no checkpoint was written yet")
         )
         raise TrainingDivergedError(
-            f"{which} loss became {float(loss.detach())} at step {step + 1}; {kept}; lower the learning "
-            "rate, enable --grad-clip, or check the data for NaN/inf"
+            f"{which} loss became {float(loss.detach())} at step {step + 1}; {kept}; "
+            "lower the learning rate, enable --grad-clip, or check the data for NaN/inf"
         )
