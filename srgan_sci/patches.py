@@ -130,8 +130,17 @@ def _split_sources(
     }
 
 
+IN_MEMORY_BYTES = 2 * 2**30
+"""Pair datasets up to this size are read into memory once: random patch reads from
+compressed chunks would otherwise decompress a whole chunk per patch."""
+
+
 def open_pair_sources(
-    pairs_path: str | Path, split: str = "train", normalizer: str = "percentile"
+    pairs_path: str | Path,
+    split: str = "train",
+    normalizer: str = "percentile",
+    *,
+    in_memory_bytes: int = IN_MEMORY_BYTES,
 ) -> tuple[list[PatchSource], dict[str, Any]]:
     """Open the images of one split of a paired dataset written by ``simulate_pairs``.
 
@@ -143,11 +152,14 @@ def open_pair_sources(
         Rows above (train) or from (val) each image's ``val_y_start_lr``.
     normalizer : {"percentile", "asinh"}
         Normaliser fitted once per image on its whole LR array.
+    in_memory_bytes : int
+        Datasets up to this many bytes (HR + LR) are loaded into memory; larger ones stay
+        lazy Zarr arrays read patch by patch.
 
     Returns
     -------
     sources : list of PatchSource
-        One per image with rows in the split; arrays stay lazy Zarr arrays.
+        One per image with rows in the split.
     attrs : dict
         The dataset's ``attrs["srgan_sci"]`` (``spec``, ``images``, ``seed``...).
 
@@ -177,9 +189,16 @@ def open_pair_sources(
     scale = int(spec["scale"])
     units = float(scale**2) if spec["binning"] == "sum" else 1.0
     sources = []
+    total_bytes = sum(
+        group[f"{kind}/{image['name']}"].nbytes
+        for image in attrs["images"]
+        for kind in ("lr", "hr")
+    )
     for image in attrs["images"]:
         name = image["name"]
         lr, hr = group[f"lr/{name}"], group[f"hr/{name}"]
+        if total_bytes <= in_memory_bytes:
+            lr, hr = lr[...], hr[...]
         val_y = int(image["val_y_start_lr"])
         norm = fit_normalizer(lr, normalizer)
         splits = _split_sources(lr, hr, scale, val_y, norm, units, f"{path.name}:{name}")

@@ -53,8 +53,22 @@ def exact_source(rng, size=32, scale=2, y_range=None, units=1.0):
     )
 
 
+def test_small_datasets_load_into_memory_and_large_stay_lazy(pairs):
+    in_memory, _ = open_pair_sources(pairs)
+    assert isinstance(in_memory[0].lr, np.ndarray) and isinstance(in_memory[0].hr, np.ndarray)
+    lazy, _ = open_pair_sources(pairs, in_memory_bytes=0)
+    assert isinstance(lazy[0].lr, zarr.Array) and isinstance(lazy[0].hr, zarr.Array)
+    sampler_args = {"patch_size": 16, "batch_size": 3, "seed": 1}
+    for a, b in zip(
+        PatchSampler(in_memory, **sampler_args).batch(5),
+        PatchSampler(lazy, **sampler_args).batch(5),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+
+
 def test_shapes_dtypes_and_lazy_zarr(pairs):
-    sources, attrs = open_pair_sources(pairs)
+    sources, attrs = open_pair_sources(pairs, in_memory_bytes=0)
     assert attrs["kind"] == "sr-pairs"
     assert attrs["spec"]["scale"] == 4
     assert len(sources) == 1

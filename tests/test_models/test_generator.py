@@ -111,8 +111,7 @@ def crop_error(model, halo):
     return float((inner - expected).abs().max())
 
 
-@pytest.mark.parametrize("cls", [MSRResNet, RRDBNet])
-@pytest.mark.parametrize("scale", [3, 4])
+@pytest.mark.parametrize(("cls", "scale"), [(MSRResNet, 3), (RRDBNet, 4)])
 def test_halo_gives_exact_tiles(cls, scale):
     """A crop with a halo of receptive_field_radius reproduces the full output inside it."""
     torch.manual_seed(0)
