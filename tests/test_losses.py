@@ -6,8 +6,8 @@ import torch
 from skimage.metrics import structural_similarity
 from torch import nn
 
+from srgan_sci.loss_weights import LossWeights
 from srgan_sci.losses import (
-    LossWeights,
     PerceptualLoss,
     discriminator_loss,
     fft_loss,

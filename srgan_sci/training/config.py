@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from srgan_sci.errors import SrsciError
-from srgan_sci.losses import LossWeights
+from srgan_sci.loss_weights import LossWeights
 
 PHASES = ("pretrain", "gan", "both")
 
