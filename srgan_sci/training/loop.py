@@ -166,6 +166,7 @@ def _train(
     last_step = total if stop_at is None else min(total, stop_at)
     pretrain_steps = config.steps_in("pretrain")
     log_path = run_dir / "metrics.jsonl"
+    board = _tensorboard(run_dir) if env.is_main else None
     started = time.perf_counter()
     bar = tqdm(
         total=total, initial=step, desc="train", disable=not (config.progress and env.is_main)
@@ -252,6 +253,10 @@ def _train(
             history.append(record)
             with log_path.open("a") as log:
                 log.write(json.dumps(record) + "\n")
+            if board is not None:
+                for key, value in record.items():
+                    if isinstance(value, float):
+                        board.add_scalar(key, value, step)
         if step % config.checkpoint_every == 0 or step == last_step:
             distributed.barrier(env)
             if env.is_main:
@@ -270,6 +275,8 @@ def _train(
                     },
                 )
     bar.close()
+    if board is not None:
+        board.close()
 
     validations = [r for r in history if "val_psnr" in r]
     last_validation = (
@@ -337,6 +344,15 @@ def _load_data(config: TrainConfig) -> tuple[list, list, DegradationSpec | None]
         images, spec, config.seed, config.val_fraction, normalizer=config.normalizer
     )
     return train_sources, val_sources, spec
+
+
+def _tensorboard(run_dir: Path) -> Any:
+    """A TensorBoard writer in ``run_dir/tensorboard`` if TensorBoard is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
 def _range(hr: torch.Tensor) -> float:

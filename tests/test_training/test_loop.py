@@ -21,6 +21,8 @@ def test_both_phases_write_bundle_metrics_and_curve(pairs_path, tiny_options, tm
     assert all("d" in r and "g_adversarial" in r for r in lines[3:])
     assert {"val_psnr", "val_bicubic_psnr", "val_ssim"} <= set(lines[2])
     assert (tmp_path / "run" / "training_curve.png").stat().st_size > 1000
+    # TensorBoard is in the test extra: its event file must be written too
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     with torch.no_grad():
         assert generator(torch.zeros(1, 1, 8, 8)).shape == (1, 1, 16, 16)
 
