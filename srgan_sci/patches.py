@@ -58,6 +58,10 @@ class PatchSource:
         Factor taking HR pixels to LR units: ``scale**2`` for sum binning, 1 for mean.
     name : str, optional
         Label for messages.
+    channel_axis : int, optional
+        Index of the leading axis holding channels (e.g. 0 for ``(c, y, x)``): patches
+        then have that many channels; the other leading axes stay independent planes.
+        ``None``: every plane is a single-channel image.
     """
 
     lr: zarr.Array | np.ndarray
@@ -67,6 +71,7 @@ class PatchSource:
     normalizer: Normalizer
     hr_to_lr_units: float
     name: str = ""
+    channel_axis: int | None = None
 
     def __post_init__(self) -> None:
         s, lr_shape, hr_shape = self.scale, tuple(self.lr.shape), tuple(self.hr.shape)
@@ -76,6 +81,11 @@ class PatchSource:
                 f"{self.name or 'source'}: HR shape {hr_shape} is not LR shape {lr_shape} "
                 f"times the scale {s}; pair each LR image with its own HR image"
             )
+        if self.channel_axis is not None and not 0 <= self.channel_axis < len(lr_shape) - 2:
+            raise DatasetError(
+                f"{self.name or 'source'}: channel_axis {self.channel_axis} is not a leading "
+                f"axis of the LR shape {lr_shape}"
+            )
         start, stop = self.y_range_lr
         if not 0 <= start < stop <= lr_shape[-2]:
             raise DatasetError(
@@ -84,9 +94,20 @@ class PatchSource:
             )
 
     @property
+    def channels(self) -> int:
+        """Channels per patch: the size of ``channel_axis``, or 1."""
+        return 1 if self.channel_axis is None else int(self.lr.shape[self.channel_axis])
+
+    @property
+    def _plane_shape(self) -> tuple[int, ...]:
+        """Leading axes that are independent planes (all but ``channel_axis``)."""
+        lead = self.lr.shape[:-2]
+        return tuple(n for i, n in enumerate(lead) if i != self.channel_axis)
+
+    @property
     def planes(self) -> int:
-        """Number of independent 2-D planes (product of the leading axes)."""
-        return int(np.prod(self.lr.shape[:-2], dtype=np.int64))
+        """Number of independent planes (product of the non-channel leading axes)."""
+        return int(np.prod(self._plane_shape, dtype=np.int64))
 
     def corners(self, patch_size: int) -> int:
         """Number of distinct ``patch_size`` LR windows inside this source's rows."""
@@ -95,13 +116,17 @@ class PatchSource:
         return self.planes * max(rows, 0) * max(cols, 0)
 
     def read(self, plane: int, y: int, x: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised LR window at LR corner ``(y, x)`` of ``plane`` and its HR window."""
-        lead = np.unravel_index(plane, self.lr.shape[:-2]) if self.lr.ndim > 2 else ()
-        lead = tuple(int(i) for i in lead)
+        """Normalised ``(C, p, p)`` LR window at corner ``(y, x)`` of ``plane``, and its HR."""
+        index = [int(i) for i in np.unravel_index(plane, self._plane_shape)]
+        if self.channel_axis is not None:
+            index.insert(self.channel_axis, slice(None))
+        lead = tuple(index)
         s = self.scale
         lr = np.asarray(self.lr[(*lead, slice(y, y + size), slice(x, x + size))], np.float32)
         hr_window = (*lead, slice(s * y, s * (y + size)), slice(s * x, s * (x + size)))
         hr = np.asarray(self.hr[hr_window], np.float32) * np.float32(self.hr_to_lr_units)
+        if self.channel_axis is None:
+            lr, hr = lr[None], hr[None]
         return self.normalizer.forward(lr), self.normalizer.forward(hr)
 
 
@@ -116,7 +141,14 @@ def fit_normalizer(lr: Any, kind: str = "percentile") -> Normalizer:
 
 
 def _split_sources(
-    lr: Any, hr: Any, scale: int, val_y_start: int, norm: Normalizer, units: float, name: str
+    lr: Any,
+    hr: Any,
+    scale: int,
+    val_y_start: int,
+    norm: Normalizer,
+    units: float,
+    name: str,
+    channel_axis: int | None = None,
 ) -> dict[str, PatchSource]:
     """The train (``[0, val_y_start)``) and val (``[val_y_start, H)``) sources of one pair.
 
@@ -124,7 +156,9 @@ def _split_sources(
     """
     ranges = {"train": (0, val_y_start), "val": (val_y_start, lr.shape[-2])}
     return {
-        split: PatchSource(lr, hr, scale, rows, norm, units, name=f"{name}:{split}")
+        split: PatchSource(
+            lr, hr, scale, rows, norm, units, name=f"{name}:{split}", channel_axis=channel_axis
+        )
         for split, rows in ranges.items()
         if rows[1] > rows[0]
     }
@@ -141,6 +175,7 @@ def open_pair_sources(
     normalizer: str = "percentile",
     *,
     in_memory_bytes: int = IN_MEMORY_BYTES,
+    channel_axis: int | None = None,
 ) -> tuple[list[PatchSource], dict[str, Any]]:
     """Open the images of one split of a paired dataset written by ``simulate_pairs``.
 
@@ -155,6 +190,8 @@ def open_pair_sources(
     in_memory_bytes : int
         Datasets up to this many bytes (HR + LR) are loaded into memory; larger ones stay
         lazy Zarr arrays read patch by patch.
+    channel_axis : int, optional
+        Leading axis of each image that holds channels (see :class:`PatchSource`).
 
     Returns
     -------
@@ -201,7 +238,9 @@ def open_pair_sources(
             lr, hr = lr[...], hr[...]
         val_y = int(image["val_y_start_lr"])
         norm = fit_normalizer(lr, normalizer)
-        splits = _split_sources(lr, hr, scale, val_y, norm, units, f"{path.name}:{name}")
+        splits = _split_sources(
+            lr, hr, scale, val_y, norm, units, f"{path.name}:{name}", channel_axis
+        )
         if split in splits:
             sources.append(splits[split])
     if not sources:
@@ -219,6 +258,7 @@ def sources_from_hr_images(
     val_fraction: float,
     *,
     normalizer: str = "percentile",
+    channel_axis: int | None = None,
 ) -> tuple[list[PatchSource], list[PatchSource]]:
     """Degrade in-memory HR images once and split them into train and val sources.
 
@@ -244,7 +284,7 @@ def sources_from_hr_images(
         rows = lr.shape[-2]
         val_y = rows - round(val_fraction * rows)
         norm = fit_normalizer(lr, normalizer)
-        splits = _split_sources(lr, hr, s, val_y, norm, units, f"image {index}")
+        splits = _split_sources(lr, hr, s, val_y, norm, units, f"image {index}", channel_axis)
         train += [splits["train"]] if "train" in splits else []
         val += [splits["val"]] if "val" in splits else []
     return train, val
@@ -303,6 +343,12 @@ class PatchSampler:
         scales = {source.scale for source in sources}
         if len(scales) != 1:
             raise DatasetError(f"sources mix scales {sorted(scales)}; train one scale at a time")
+        channels = {source.channels for source in sources}
+        if len(channels) != 1:
+            raise DatasetError(
+                f"sources mix channel counts {sorted(channels)}; train images with the same "
+                "channels together"
+            )
         corners = np.array([source.corners(patch_size) for source in sources], dtype=np.float64)
         if corners.sum() == 0:
             largest = max(s.y_range_lr[1] - s.y_range_lr[0] for s in sources)
@@ -318,11 +364,11 @@ class PatchSampler:
         self._weights = corners / corners.sum()
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batch ``step``: ``(lr (B, 1, p, p), hr (B, 1, s*p, s*p))``, float32, normalised."""
+        """Batch ``step``: ``(lr (B, C, p, p), hr (B, C, s*p, s*p))``, float32, normalised."""
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(step, self.rank)))
         pairs = [self._patch(rng) for _ in range(self.batch_size)]
-        lr = np.stack([p[0] for p in pairs])[:, None]
-        hr = np.stack([p[1] for p in pairs])[:, None]
+        lr = np.stack([p[0] for p in pairs])
+        hr = np.stack([p[1] for p in pairs])
         return torch.from_numpy(lr), torch.from_numpy(hr)
 
     def _patch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -340,8 +386,8 @@ class PatchSampler:
         _, lr, hr = best
         if self.augment:
             k, flip = int(rng.integers(4)), bool(rng.integers(2))
-            lr, hr = (np.rot90(a, k) for a in (lr, hr))
-            lr, hr = (a[:, ::-1] if flip else a for a in (lr, hr))
+            lr, hr = (np.rot90(a, k, axes=(-2, -1)) for a in (lr, hr))
+            lr, hr = (a[..., ::-1] if flip else a for a in (lr, hr))
         return _finite(lr), _finite(hr)
 
     def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,10 @@ class TrainConfig:
     Phases: ``pretrain`` optimises the pixel loss only (the PSNR-oriented model);
     ``gan`` fine-tunes with pixel + perceptual + adversarial losses (``weights``, ESRGAN
     defaults); ``both`` runs ``pretrain_steps`` then ``gan_steps``.
+
+    ``channel_axis`` names the leading axis of the images that holds channels (0 for
+    ``(c, y, x)``): the generator then maps C channels to C channels.  Without it every
+    2-D plane is a single-channel training image.
     """
 
     out: str
@@ -55,6 +59,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     weights: LossWeights = field(default_factory=LossWeights)
     normalizer: str = "percentile"
+    channel_axis: int | None = None
     min_signal: float | None = 0.05
     val_every: int = 100
     val_patches: int = 16

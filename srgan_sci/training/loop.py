@@ -333,15 +333,21 @@ def validate(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, 
 def _load_data(config: TrainConfig) -> tuple[list, list, DegradationSpec | None]:
     """Train and validation patch sources, and the degradation they simulate."""
     if config.data:
-        train_sources, attrs = open_pair_sources(config.data, "train", config.normalizer)
-        val_sources, _ = open_pair_sources(config.data, "val", config.normalizer)
+        options = {"channel_axis": config.channel_axis}
+        train_sources, attrs = open_pair_sources(config.data, "train", config.normalizer, **options)
+        val_sources, _ = open_pair_sources(config.data, "val", config.normalizer, **options)
         return train_sources, val_sources, DegradationSpec.from_dict(attrs["spec"])
     from srgan_sci.io import open_array
 
     spec = preset(config.preset).with_overrides(scale=config.scale)
     images = [np.asarray(open_array(path).data.compute()) for path in config.hr]
     train_sources, val_sources = sources_from_hr_images(
-        images, spec, config.seed, config.val_fraction, normalizer=config.normalizer
+        images,
+        spec,
+        config.seed,
+        config.val_fraction,
+        normalizer=config.normalizer,
+        channel_axis=config.channel_axis,
     )
     return train_sources, val_sources, spec
 

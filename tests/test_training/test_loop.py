@@ -60,3 +60,22 @@ def test_config_validation_and_unknown_keys():
         TrainConfig(out="x")
     with pytest.raises(TrainConfigError, match="unknown training options: colour"):
         TrainConfig.from_dict({"out": "x", "data": "p.zarr", "colour": 1})
+
+
+def test_multichannel_training_on_the_fly_from_an_rgb_tiff(tmp_path):
+    import tifffile
+    from skimage import data as skdata
+
+    rgb = tmp_path / "hdf.tif"
+    tifffile.imwrite(rgb, skdata.hubble_deep_field()[:128, :128], photometric="rgb")
+    config = TrainConfig(
+        out=str(tmp_path / "rgb"), hr=(str(rgb),), preset="confocal", scale=2,
+        channel_axis=0, phase="pretrain", pretrain_steps=2, batch_size=2, patch_size=12,
+        channels=8, blocks=1, val_every=2, val_patches=2, min_signal=None, val_fraction=0.25,
+        progress=False,
+    )  # fmt: skip
+    result = train(config)
+    generator, metadata = load_bundle(result.bundle)
+    assert metadata.in_channels == 3 and metadata.out_channels == 3
+    with torch.no_grad():
+        assert generator(torch.zeros(1, 3, 8, 8)).shape == (1, 3, 16, 16)
