@@ -30,6 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch", choices=("msrresnet", "rrdb"))
     parser.add_argument("--channels", type=int)
     parser.add_argument("--blocks", type=int)
+    parser.add_argument(
+        "--channel-axis", type=int, help="leading axis holding channels (0 for c,y,x images)"
+    )
     parser.add_argument("--device", help="auto, cpu or cuda")
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"))
     parser.add_argument("--lr", type=float, help="generator learning rate")
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         "channels": args.channels,
         "blocks": args.blocks,
         "device": args.device,
+        "channel_axis": args.channel_axis,
         "amp": args.amp,
         "seed": args.seed,
         "lr_generator": args.lr,
