@@ -79,3 +79,11 @@ def test_multichannel_training_on_the_fly_from_an_rgb_tiff(tmp_path):
     assert metadata.in_channels == 3 and metadata.out_channels == 3
     with torch.no_grad():
         assert generator(torch.zeros(1, 3, 8, 8)).shape == (1, 3, 16, 16)
+
+
+@pytest.mark.slow
+def test_torch_compile_path_trains_and_saves_plain_weights(pairs_path, tiny_options, tmp_path):
+    options = tiny_options(pairs_path, tmp_path / "compiled", phase="pretrain", compile=True)
+    result = train(TrainConfig.from_dict(options))
+    generator, _ = load_bundle(result.bundle)  # keys without torch.compile's prefix
+    assert result.step == 3 and generator.scale == 2
