@@ -45,6 +45,7 @@ with warnings.catch_warnings():
 from srgan_sci.errors import CorruptFileError, InvalidImageError, UnsupportedFormatError
 from srgan_sci.io.metadata import ImageMetadata, LazyImage, PixelSize
 from srgan_sci.io.validate import as_float32, check_image_shape, default_axes
+from srgan_sci.streaming import store_in_bands
 
 NGFF_AXIS_ORDER = "tczyx"
 _TYPE_LETTERS = {"time": "t", "channel": "c", "space": "z"}
@@ -140,6 +141,7 @@ def write_zarr(
     *,
     pyramid_levels: int = 0,
     chunks: int | None = None,
+    progress: bool = False,
 ) -> None:
     """Write ``data`` as an OME-Zarr (NGFF v0.5, Zarr v3) image group, chunk by chunk.
 
@@ -157,6 +159,8 @@ def write_zarr(
     chunks : int, optional
         On-disk chunk size of y and x (leading axes get chunk 1).  Default: the largest
         dask chunk of ``data`` along y and x.
+    progress : bool
+        Show a progress bar over the bands of full-resolution chunk rows being written.
 
     Raises
     ------
@@ -179,7 +183,7 @@ def write_zarr(
     for level in range(pyramid_levels + 1):
         if level > 0:
             data = downsample_mean2(da.from_zarr(group[str(level - 1)]))
-        _store_level(group, str(level), data, axes, tile)
+        _store_level(group, str(level), data, axes, tile, progress and level == 0)
         datasets.append(
             {"path": str(level), "coordinateTransformations": _transforms(meta, axes, level)}
         )
@@ -430,7 +434,12 @@ def _check_pyramid(shape_yx: tuple[int, ...], levels: int) -> None:
 
 
 def _store_level(
-    group: zarr.Group, name: str, data: da.Array, axes: str, tile: tuple[int, ...]
+    group: zarr.Group,
+    name: str,
+    data: da.Array,
+    axes: str,
+    tile: tuple[int, ...],
+    progress: bool = False,
 ) -> None:
     """Create array ``name`` in ``group`` and store ``data`` into it chunk by chunk."""
     chunks = (1,) * (data.ndim - 2) + tuple(
@@ -444,7 +453,8 @@ def _store_level(
         fill_value=np.nan,
         dimension_names=list(axes),
     )
-    da.store(data.rechunk(chunks), array, lock=False)
+    # band by band: graphs with halos (tiled inference) keep bounded memory that way
+    store_in_bands([data.rechunk(chunks)], [array], progress=progress, description="writing")
 
 
 def _transforms(meta: ImageMetadata, axes: str, level: int) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Inference of super-resolution models on lazy arrays: exact tiling with halos."""

@@ -1,0 +1,332 @@
+"""Exact tiled inference of super-resolution models over lazy (dask) arrays.
+
+The whole image is (conceptually) padded by ``halo`` pixels with mirror-symmetric edges
+(``numpy.pad(mode="symmetric")``, which is dask's ``boundary="reflect"``); each chunk is
+cut out of that padded image with its halo, upscaled, and the ``halo * scale`` border of
+the result is cropped.  With ``halo >= model.receptive_field_radius`` no kept output
+pixel sees a tile edge, so the tiled result equals :func:`upscale_plane_numpy` on the
+whole plane, whatever the chunking (up to float32 rounding of different conv sizes).
+
+The pattern is overlap -> ``map_blocks`` with output chunks scaled by ``s``, the halo
+cropped inside the block function (``map_overlap`` gets the shapes wrong when the output
+size differs from the input size).  Store the result with
+:func:`srgan_sci.streaming.store_in_bands` to keep memory bounded.
+
+:class:`BicubicModel` and :class:`LanczosModel` are interpolation baselines with the
+generators' interface (``scale``, ``receptive_field_radius``), so they run through the
+same pipeline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import torch
+from torch import nn
+
+from srgan_sci.normalize import Normalizer
+
+__all__ = ["BicubicModel", "LanczosModel", "upscale_lazy", "upscale_plane_numpy"]
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def keys_cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
+    """Keys' cubic convolution kernel (support 2; ``a = -0.5`` is Catmull-Rom-like bicubic)."""
+    x = np.abs(x)
+    near = (a + 2) * x**3 - (a + 3) * x**2 + 1
+    far = a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
+    return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+
+
+def lanczos(x: np.ndarray, lobes: int = 3) -> np.ndarray:
+    """Lanczos kernel ``sinc(x) sinc(x / lobes)`` on ``|x| < lobes``, 0 outside."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(np.abs(x) < lobes, np.sinc(x) * np.sinc(x / lobes), 0.0)
+
+
+def phase_weights(kernel: Any, scale: int, radius: int) -> np.ndarray:
+    """Interpolation weights for each output phase, shape ``(scale, 2 * radius + 1)``.
+
+    Output pixel ``p = q * scale + r`` (pixel centres at half-integers) sits at input
+    coordinate ``q + d_r`` with ``d_r = (r + 0.5) / scale - 0.5``; its weight on input
+    pixel ``q + k`` is ``kernel(k - d_r)``, normalised to sum to one per phase.
+    """
+    taps = np.arange(-radius, radius + 1, dtype=np.float64)
+    shifts = (np.arange(scale) + 0.5) / scale - 0.5
+    weights = kernel(taps[None, :] - shifts[:, None])
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+class _SeparableUpsampler(nn.Module):
+    """Separable convolution upsampling by an integer ``scale``, one filter per phase."""
+
+    def __init__(self, scale: int, weights: np.ndarray) -> None:
+        super().__init__()
+        if not isinstance(scale, int) or scale < 1:
+            raise ValueError(f"scale must be a positive integer, got {scale!r}")
+        self.scale = scale
+        self.radius = (weights.shape[1] - 1) // 2
+        self.register_buffer("weights", torch.as_tensor(weights, dtype=torch.float32))
+
+    @property
+    def receptive_field_radius(self) -> int:
+        """Half-width, in input pixels, of the input region one output pixel sees."""
+        return self.radius
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Upscale ``(N, 1, H, W)`` to ``(N, 1, s*H, s*W)`` (zero padding at the edges)."""
+        if x.ndim != 4 or x.shape[1] != 1:
+            raise ValueError(f"expected an (N, 1, H, W) tensor, got shape {tuple(x.shape)}")
+        n, _, height, width = x.shape
+        s, r = self.scale, self.radius
+        w = self.weights.to(dtype=x.dtype)
+        along_x = nn.functional.conv2d(x, w[:, None, None, :], padding=(0, r))
+        x = along_x.permute(0, 2, 3, 1).reshape(n, 1, height, width * s)
+        along_y = nn.functional.conv2d(x, w[:, None, :, None], padding=(r, 0))
+        return along_y.permute(0, 2, 1, 3).reshape(n, 1, height * s, width * s)
+
+
+class BicubicModel(_SeparableUpsampler):
+    """Bicubic (Keys, ``a = -0.5``) upsampling as a torch module; radius 2.
+
+    Parameters
+    ----------
+    scale : int
+        Integer upscaling factor.
+    """
+
+    def __init__(self, scale: int) -> None:
+        super().__init__(scale, phase_weights(keys_cubic, scale, 2))
+
+
+class LanczosModel(_SeparableUpsampler):
+    """Lanczos-3 upsampling (weights normalised to sum to one) as a torch module; radius 3.
+
+    Parameters
+    ----------
+    scale : int
+        Integer upscaling factor.
+    """
+
+    def __init__(self, scale: int) -> None:
+        super().__init__(scale, phase_weights(lanczos, scale, 3))
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def _crop(x: np.ndarray, margin: int) -> np.ndarray:
+    """Remove ``margin`` pixels from each side of the last two axes."""
+    if margin == 0:
+        return x
+    return x[..., margin:-margin, margin:-margin]
+
+
+def _run_model(model: nn.Module, planes: np.ndarray, device: Any, batch: int) -> np.ndarray:
+    """Run ``model`` on ``(N, H, W)`` float32 planes in batches; return ``(N, sH, sW)``."""
+    model.eval().to(device)
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(planes), batch):
+            x = torch.from_numpy(np.ascontiguousarray(planes[start : start + batch]))
+            y = model(x[:, None].to(device=device, dtype=torch.float32))
+            outputs.append(y[:, 0].float().cpu().numpy())
+    return np.concatenate(outputs)
+
+
+def _upscale_haloed(
+    model: nn.Module,
+    haloed: np.ndarray,
+    normalizer: Normalizer | None,
+    halo: int,
+    device: Any,
+    batch: int,
+) -> np.ndarray:
+    """Upscale ``(..., h + 2 halo, w + 2 halo)`` to ``(..., s h, s w)`` in input units.
+
+    Normalise, fill NaN with 0, run the model, crop ``halo * s``, undo the normalisation
+    and set NaN where the source pixel is NaN.
+    """
+    scale = model.scale
+    missing = np.isnan(_crop(haloed, halo))
+    x = haloed if normalizer is None else normalizer.forward(haloed)
+    x = np.asarray(x, dtype=np.float32)
+    x = np.where(np.isnan(x), np.float32(0), x)
+    planes = x.reshape(-1, *x.shape[-2:])
+    y = _crop(_run_model(model, planes, device, batch), halo * scale)
+    y = y.reshape(*haloed.shape[:-2], *y.shape[-2:])
+    y = np.asarray(y if normalizer is None else normalizer.inverse(y), dtype=np.float32)
+    y[missing.repeat(scale, axis=-2).repeat(scale, axis=-1)] = np.nan
+    return y
+
+
+def _upscale_block(
+    block: np.ndarray,
+    model: nn.Module,
+    normalizer: Normalizer | None,
+    *,
+    halo: int,
+    pad_y: bool,
+    pad_x: bool,
+    device: Any,
+    batch: int,
+) -> np.ndarray:
+    """Upscale one dask block; axes not overlapped by dask (single chunk) are padded here."""
+    pad = [(0, 0)] * (block.ndim - 2) + [(halo * pad_y,) * 2, (halo * pad_x,) * 2]
+    if pad_y or pad_x:
+        block = np.pad(block, pad, mode="symmetric")
+    return _upscale_haloed(model, block, normalizer, halo, device, batch)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _resolve_halo(model: nn.Module, halo: int | None) -> int:
+    """Default the halo to the model's receptive field radius; check it is usable."""
+    halo = int(model.receptive_field_radius) if halo is None else halo
+    if not isinstance(halo, int) or halo < 0:
+        raise ValueError(f"halo must be a non-negative integer, got {halo!r}")
+    return halo
+
+
+def upscale_plane_numpy(
+    model: nn.Module,
+    image: np.ndarray,
+    *,
+    device: Any = "cpu",
+    halo: int | None = None,
+    normalizer: Normalizer | None = None,
+) -> np.ndarray:
+    """Upscale a whole plane at once: the untiled reference of :func:`upscale_lazy`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(N, 1, H, W)`` to ``(N, 1, sH, sW)``; has ``scale`` and
+        ``receptive_field_radius``.
+    image : numpy.ndarray
+        ``(H, W)`` plane; NaN marks missing pixels.
+    device : str or torch.device, optional
+        Where the model runs.
+    halo : int, optional
+        Mirror-symmetric padding (input pixels) before the model, cropped after;
+        defaults to ``model.receptive_field_radius``.
+    normalizer : Normalizer, optional
+        Applied before the model and undone after; ``None`` means identity.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(sH, sW)`` float32; NaN where the source pixel is NaN.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"expected an (H, W) plane, got shape {image.shape}")
+    halo = _resolve_halo(model, halo)
+    padded = np.pad(image, halo, mode="symmetric")
+    return _upscale_haloed(model, padded, normalizer, halo, device, 1)
+
+
+def canonical_chunks(size: int, tile: int, halo: int) -> tuple[int, ...]:
+    """Tiles of ``tile`` pixels along an axis, a remainder shorter than ``halo`` merged.
+
+    Every chunk of a multi-chunk axis is then at least ``halo`` long, as dask's overlap
+    with reflection needs.
+    """
+    chunks = [tile] * (size // tile)
+    remainder = size % tile
+    if remainder and chunks and remainder < halo:
+        chunks[-1] += remainder
+    elif remainder:
+        chunks.append(remainder)
+    return tuple(chunks)
+
+
+def upscale_lazy(
+    model: nn.Module,
+    data: da.Array,
+    normalizer: Normalizer | None,
+    *,
+    halo: int | None = None,
+    device: Any = "cpu",
+    batch_tiles: int = 4,
+) -> da.Array:
+    """Upscale a lazy array chunk by chunk, exactly as the whole image at once.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(N, 1, H, W)`` to ``(N, 1, sH, sW)``; has ``scale`` and
+        ``receptive_field_radius``.  Put in eval mode and moved to ``device``.
+    data : dask.array.Array
+        ``(..., y, x)``; leading axes are independent planes.  The spatial chunk size
+        (the largest chunk of each axis) sets the tiling.
+    normalizer : Normalizer or None
+        Fitted once on the whole array by the caller (never per tile); applied before the
+        model and undone after, so the output is in input units.  ``None``: identity.
+    halo : int, optional
+        Input pixels of context around each tile; defaults to
+        ``model.receptive_field_radius``.  Smaller halos give tiling-dependent results.
+    device : str or torch.device, optional
+        Where the model runs.
+    batch_tiles : int, optional
+        Planes of the last leading axis per block, run through the model as one batch
+        (all other leading axes have chunk 1).
+
+    Returns
+    -------
+    dask.array.Array
+        ``(..., s*y, s*x)`` float32, chunks of the spatial tiling times ``s``; NaN where
+        the source pixel is NaN.  Nothing is computed.
+
+    Raises
+    ------
+    ValueError
+        If a spatial axis with several chunks has chunks shorter than ``2 * halo``, or
+        ``data`` has fewer than two axes.
+    """
+    if data.ndim < 2:
+        raise ValueError(f"expected at least 2 axes (y, x), got shape {data.shape}")
+    if not isinstance(batch_tiles, int) or batch_tiles < 1:
+        raise ValueError(f"batch_tiles must be a positive integer, got {batch_tiles!r}")
+    halo = _resolve_halo(model, halo)
+    scale = model.scale
+    spatial = []
+    for size, chunks in zip(data.shape[-2:], data.chunks[-2:], strict=True):
+        tile = max(chunks)
+        if len(chunks) > 1 and tile < 2 * halo:
+            raise ValueError(
+                f"chunk size {tile} is smaller than 2 x halo {halo}; use --chunk >= {2 * halo}"
+            )
+        spatial.append(canonical_chunks(size, tile, halo))
+    lead = data.ndim - 2
+    lead_chunks = (1,) * max(lead - 1, 0) + ((min(batch_tiles, data.shape[-3]),) if lead else ())
+    data = data.astype(np.float32).rechunk(lead_chunks + tuple(spatial))
+
+    single = [len(chunks) == 1 for chunks in spatial]
+    depth = {axis: 0 for axis in range(lead)}
+    depth |= {lead + i: 0 if single[i] else halo for i in range(2)}
+    boundary = {axis: "none" for axis in range(data.ndim)}
+    boundary |= {lead: "reflect", lead + 1: "reflect"}
+    haloed = da.overlap.overlap(data, depth=depth, boundary=boundary)
+    out_chunks = data.chunks[:-2] + tuple(tuple(c * scale for c in ch) for ch in spatial)
+    return haloed.map_blocks(
+        _upscale_block,
+        model=model,
+        normalizer=normalizer,
+        halo=halo,
+        pad_y=single[0] and halo > 0,
+        pad_x=single[1] and halo > 0,
+        device=device,
+        batch=batch_tiles,
+        chunks=out_chunks,
+        dtype=np.float32,
+        meta=np.empty((0,) * data.ndim, dtype=np.float32),
+        name=f"upscale-{uuid.uuid4().hex}",
+    )
+
