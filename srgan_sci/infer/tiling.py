@@ -7,10 +7,7 @@ the result is cropped.  With ``halo >= model.receptive_field_radius`` no kept ou
 pixel sees a tile edge, so the tiled result equals :func:`upscale_plane_numpy` on the
 whole plane, whatever the chunking (up to float32 rounding of different conv sizes).
 
-The pattern is overlap -> ``map_blocks`` with output chunks scaled by ``s``, the halo
-cropped inside the block function (``map_overlap`` gets the shapes wrong when the output
-size differs from the input size).  Store the result with
-:func:`srgan_sci.streaming.store_in_bands` to keep memory bounded.
+Store the result with :func:`srgan_sci.streaming.store_in_bands` to bound memory.
 
 :class:`BicubicModel` and :class:`LanczosModel` are interpolation baselines with the
 generators' interface (``scale``, ``receptive_field_radius``), so they run through the
@@ -92,26 +89,14 @@ class _SeparableUpsampler(nn.Module):
 
 
 class BicubicModel(_SeparableUpsampler):
-    """Bicubic (Keys, ``a = -0.5``) upsampling as a torch module; radius 2.
-
-    Parameters
-    ----------
-    scale : int
-        Integer upscaling factor.
-    """
+    """Bicubic (Keys, ``a = -0.5``) upsampling by an integer ``scale``; radius 2."""
 
     def __init__(self, scale: int) -> None:
         super().__init__(scale, phase_weights(keys_cubic, scale, 2))
 
 
 class LanczosModel(_SeparableUpsampler):
-    """Lanczos-3 upsampling (weights normalised to sum to one) as a torch module; radius 3.
-
-    Parameters
-    ----------
-    scale : int
-        Integer upscaling factor.
-    """
+    """Lanczos-3 upsampling (weights summing to one) by an integer ``scale``; radius 3."""
 
     def __init__(self, scale: int) -> None:
         super().__init__(scale, phase_weights(lanczos, scale, 3))
@@ -171,15 +156,14 @@ def _upscale_block(
     normalizer: Normalizer | None,
     *,
     halo: int,
-    pad_y: bool,
-    pad_x: bool,
+    pad: tuple[int, int],
     device: Any,
     batch: int,
 ) -> np.ndarray:
     """Upscale one dask block; axes not overlapped by dask (single chunk) are padded here."""
-    pad = [(0, 0)] * (block.ndim - 2) + [(halo * pad_y,) * 2, (halo * pad_x,) * 2]
-    if pad_y or pad_x:
-        block = np.pad(block, pad, mode="symmetric")
+    if any(pad):
+        widths = [(0, 0)] * (block.ndim - 2) + [(pad[0],) * 2, (pad[1],) * 2]
+        block = np.pad(block, widths, mode="symmetric")
     return _upscale_haloed(model, block, normalizer, halo, device, batch)
 
 
@@ -320,8 +304,7 @@ def upscale_lazy(
         model=model,
         normalizer=normalizer,
         halo=halo,
-        pad_y=single[0] and halo > 0,
-        pad_x=single[1] and halo > 0,
+        pad=(halo * single[0], halo * single[1]),
         device=device,
         batch=batch_tiles,
         chunks=out_chunks,
@@ -329,4 +312,3 @@ def upscale_lazy(
         meta=np.empty((0,) * data.ndim, dtype=np.float32),
         name=f"upscale-{uuid.uuid4().hex}",
     )
-
