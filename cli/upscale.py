@@ -21,7 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", type=int, help="factor (required for baselines)")
     parser.add_argument("--chunk", type=int, default=512, help="input tile side (512)")
     parser.add_argument("--normalizer", choices=("auto", "percentile", "asinh"), default="auto")
-    parser.add_argument("--scheduler", default="threads", help="threads or synchronous")
+    parser.add_argument(
+        "--scheduler",
+        default="threads",
+        help="threads (default), synchronous, processes, local:N, tcp://host:port or slurm",
+    )
+    parser.add_argument("--slurm-config", help="TOML with a [slurm] table for --scheduler slurm")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--no-progress", action="store_true")
@@ -41,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
             chunk=args.chunk,
             normalizer=args.normalizer,
             scheduler=args.scheduler,
+            slurm_config=args.slurm_config,
             device=args.device,
             overwrite=args.overwrite,
             progress=not args.no_progress,

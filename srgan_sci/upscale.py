@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dask
-
 from srgan_sci.errors import OutputExistsError, SrsciError
+from srgan_sci.infer.schedulers import dask_scheduler, parse_scheduler
 from srgan_sci.io import detect_format, open_array, upscaled_metadata, write_array
 from srgan_sci.normalize import fit_asinh, fit_percentile
 
@@ -46,7 +45,12 @@ class UpscaleConfig:
     normalizer : {"auto", "percentile", "asinh"}
         ``auto``: asinh for FITS (astronomy), percentile otherwise.
     scheduler : str
-        ``threads`` or ``synchronous``.
+        ``threads`` (default), ``synchronous``, ``processes``, ``local:N`` (a
+        ``distributed.LocalCluster`` of N workers on 127.0.0.1), ``tcp://host:port`` (an
+        existing cluster) or ``slurm`` (dask-jobqueue, options from ``slurm_config``).
+    slurm_config : str or None
+        TOML file with a ``[slurm]`` table: queue, cores, processes, memory, walltime,
+        jobs, gpus, job_extra_directives.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     overwrite : bool
@@ -62,6 +66,7 @@ class UpscaleConfig:
     chunk: int = 512
     normalizer: str = "auto"
     scheduler: str = "threads"
+    slurm_config: str | None = None
     device: str = "auto"
     overwrite: bool = False
     progress: bool = True
@@ -98,10 +103,7 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     detect_format(output)
     if output.exists() and not config.overwrite:
         raise OutputExistsError(f"{output} exists; pass --overwrite to replace it")
-    if config.scheduler not in ("threads", "synchronous"):
-        raise UpscaleError(
-            f"scheduler {config.scheduler!r} is not available yet; use threads or synchronous"
-        )
+    parse_scheduler(config.scheduler)
     image = open_array(config.input, chunks=config.chunk)
     device = resolve_device(config.device)
     model, description = load_model(config.model, config.scale, device)
@@ -115,7 +117,7 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if detect_format(output) == "zarr":
         options["progress"] = config.progress
-    with dask.config.set(scheduler=config.scheduler):
+    with dask_scheduler(config.scheduler, slurm_config=config.slurm_config) as where:
         write_array(output, upscaled, meta, overwrite=config.overwrite, **options)
     return {
         "input": image.meta.source,
@@ -123,5 +125,6 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         "input_shape": list(image.data.shape),
         "output_shape": list(upscaled.shape),
         "normalizer": normalizer.to_dict(),
+        "scheduler": where,
         **description,
     }

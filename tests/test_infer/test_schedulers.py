@@ -1,0 +1,76 @@
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from srgan_sci.infer.schedulers import SchedulerError, parse_scheduler, slurm_options
+from srgan_sci.io import open_array
+from srgan_sci.workflows import sample_path
+
+
+def _upscale(srsci, out, *scheduler):
+    srsci("upscale", str(sample_path("hdf")), str(out), "--scale", "2", "--chunk", "64",
+          "--no-progress", *scheduler)  # fmt: skip
+    return open_array(out).data.compute()
+
+
+def test_parse_scheduler_accepts_the_documented_forms_only():
+    assert parse_scheduler("threads") == ("threads", None)
+    assert parse_scheduler("local:3") == ("local", 3)
+    assert parse_scheduler("tcp://127.0.0.1:8786") == ("tcp", "tcp://127.0.0.1:8786")
+    for bad in ("local:0", "local:x", "mpi"):
+        with pytest.raises(SchedulerError):
+            parse_scheduler(bad)
+
+
+def test_slurm_options_from_toml(tmp_path):
+    config = tmp_path / "slurm.toml"
+    config.write_text('[slurm]\nqueue = "gpu"\ngpus = 1\njobs = 4\nmemory = "16GB"\n')
+    options = slurm_options(config)
+    assert (options["queue"], options["gpus"], options["jobs"], options["cores"]) == (
+        "gpu",
+        1,
+        4,
+        1,
+    )
+    config.write_text("[slurm]\nnodes = 3\n")
+    with pytest.raises(SchedulerError, match="unknown \\[slurm\\] options nodes"):
+        slurm_options(config)
+
+
+def test_local_cluster_gives_the_threads_result_bit_for_bit(srsci, tmp_path):
+    threads = _upscale(srsci, tmp_path / "threads.ome.zarr")
+    local = _upscale(srsci, tmp_path / "local.ome.zarr", "--scheduler", "local:2")
+    np.testing.assert_array_equal(local, threads)
+
+
+def test_unreachable_cluster_is_a_one_line_error(srsci, tmp_path):
+    out = tmp_path / "x.ome.zarr"
+    result = srsci("upscale", str(sample_path("hdf")), str(out), "--scale", "2",
+                   "--scheduler", "tcp://127.0.0.1:9", check_rc=2)  # fmt: skip
+    assert result.stderr.count("\n") == 1 and "cannot reach dask scheduler" in result.stderr
+    assert not out.exists()
+
+
+def _slurm_is_up() -> bool:
+    if not shutil.which("sinfo"):
+        return False
+    states = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return any(s in states.stdout for s in ("idle", "mixed"))
+
+
+@pytest.mark.slurm
+def test_slurm_scheduler_gives_the_threads_result(srsci, tmp_path):
+    if not _slurm_is_up():
+        message = "SLURM cluster is not up: run `.ci/slurm-up` (as root) first"
+        if os.environ.get("SRSCI_REQUIRE_SLURM") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    config = tmp_path / "slurm.toml"
+    config.write_text('[slurm]\ncores = 1\nmemory = "2GB"\nwalltime = "00:10:00"\n')
+    threads = _upscale(srsci, tmp_path / "threads.ome.zarr")
+    slurm = _upscale(srsci, tmp_path / "slurm.ome.zarr", "--scheduler", "slurm",
+                     "--slurm-config", str(config))  # fmt: skip
+    np.testing.assert_array_equal(slurm, threads)
