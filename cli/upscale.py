@@ -29,6 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--slurm-config", help="TOML with a [slurm] table for --scheduler slurm")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--resume", action="store_true", help="continue a killed run (Zarr output)")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(run=run)
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
             slurm_config=args.slurm_config,
             device=args.device,
             overwrite=args.overwrite,
+            resume=args.resume,
             progress=not args.no_progress,
         )
     )

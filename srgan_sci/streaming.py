@@ -8,6 +8,7 @@ rows at a time keeps the working set to a band plus its halo, whatever the image
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import dask.array as da
@@ -48,6 +49,7 @@ def store_in_bands(
     band_bytes: int = DEFAULT_BAND_BYTES,
     progress: bool = True,
     description: str = "writing",
+    journal: Path | None = None,
 ) -> None:
     """Compute ``sources`` band by band (along y, the second-last axis) into ``targets``.
 
@@ -66,16 +68,27 @@ def store_in_bands(
         Show a progress bar over bands.
     description : str
         Label of the progress bar.
+    journal : pathlib.Path, optional
+        Folder of completion markers, one per band, written after the band is stored.
+        Bands with a marker are skipped, so a killed run continues where it stopped; a
+        band interrupted mid-write has no marker and is written again whole.
     """
     first = sources[0]
     row_bytes = first.nbytes // max(1, first.shape[-2])
     rows_per_band = max(1, band_bytes // max(1, row_bytes))
     bands = band_edges(first.chunks[-2], rows_per_band)
     ratios = [source.shape[-2] / first.shape[-2] for source in sources]
+    if journal is not None:
+        journal.mkdir(parents=True, exist_ok=True)
     for start, stop in tqdm(bands, desc=description, disable=not progress, unit="band"):
+        marker = None if journal is None else journal / f"{start}-{stop}"
+        if marker is not None and marker.exists():
+            continue
         pieces, regions = [], []
         for source, ratio in zip(sources, ratios, strict=True):
             rows = slice(round(start * ratio), round(stop * ratio))
             pieces.append(source[..., rows, :])
             regions.append((slice(None),) * (source.ndim - 2) + (rows, slice(None)))
         da.store(pieces, list(targets), regions=regions, lock=False)
+        if marker is not None:
+            marker.touch()

@@ -9,6 +9,8 @@ for the scale factor.  The output appears under its final name only once complet
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ from typing import Any
 from srgan_sci.errors import OutputExistsError, SrsciError
 from srgan_sci.infer.schedulers import dask_scheduler, parse_scheduler
 from srgan_sci.io import detect_format, open_array, upscaled_metadata, write_array
-from srgan_sci.normalize import fit_asinh, fit_percentile
+from srgan_sci.io.api import partial_path
+from srgan_sci.normalize import fit_asinh, fit_percentile, normalizer_from_dict
 
 BASELINES = ("bicubic", "lanczos")
 
@@ -55,6 +58,10 @@ class UpscaleConfig:
         ``auto``, ``cpu`` or ``cuda``.
     overwrite : bool
         Replace an existing output.
+    resume : bool
+        Continue a killed run: bands of output chunk rows already written are kept
+        (Zarr output only); the statistics of the first run are reused, so the result is
+        bit-identical to an uninterrupted run.
     progress : bool
         Show a progress bar.
     """
@@ -69,6 +76,7 @@ class UpscaleConfig:
     slurm_config: str | None = None
     device: str = "auto"
     overwrite: bool = False
+    resume: bool = False
     progress: bool = True
 
 
@@ -94,31 +102,77 @@ def load_model(name: str, scale: int | None, device: Any) -> tuple[Any, dict[str
     return generator, {"model": str(name), "scale": metadata.scale, "name": metadata.name}
 
 
+def _fit(kind: str, image: Any) -> Any:
+    """Normaliser fitted once on the whole input (asinh for FITS under ``auto``)."""
+    if kind == "auto":
+        kind = "asinh" if image.meta.format == "fits" else "percentile"
+    return fit_asinh(image.data) if kind == "asinh" else fit_percentile(image.data)
+
+
+def _model_identity(name: str) -> str:
+    """Baseline name, or the sha256 of a bundle's weights as recorded in its model.json."""
+    if name in BASELINES:
+        return name
+    record = Path(name) / "model.json"
+    try:
+        return json.loads(record.read_text())["weights"]["sha256"]
+    except (OSError, ValueError, KeyError):
+        return str(name)
+
+
+def _resumed_normalizer(journal: Path, job: dict[str, Any]) -> Any:
+    """The first run's normaliser if ``journal`` describes the same job, else None."""
+    if not journal.exists():
+        return None
+    saved = json.loads(journal.read_text())
+    if saved["job"] != job:
+        raise UpscaleError(
+            f"{journal} records a different run (input, model, scale or chunk changed); "
+            "run without --resume to start again"
+        )
+    return normalizer_from_dict(saved["normalizer"])
+
+
 def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     """Upscale ``config.input`` into ``config.output`` and return a summary."""
     from srgan_sci.infer.tiling import upscale_lazy
     from srgan_sci.training.distributed import resolve_device
 
     output = Path(config.output)
-    detect_format(output)
+    kind = detect_format(output)
+    if config.resume and kind != "zarr":
+        raise UpscaleError(f"{output}: --resume needs a Zarr/OME-Zarr output")
     if output.exists() and not config.overwrite:
-        raise OutputExistsError(f"{output} exists; pass --overwrite to replace it")
+        hint = " (it is complete: nothing to resume)" if config.resume else ""
+        raise OutputExistsError(f"{output} exists{hint}; pass --overwrite to replace it")
     parse_scheduler(config.scheduler)
     image = open_array(config.input, chunks=config.chunk)
     device = resolve_device(config.device)
     model, description = load_model(config.model, config.scale, device)
     scale = int(model.scale)
-    kind = config.normalizer
-    if kind == "auto":
-        kind = "asinh" if image.meta.format == "fits" else "percentile"
-    normalizer = fit_asinh(image.data) if kind == "asinh" else fit_percentile(image.data)
+    journal = output.with_name(f".{output.name}.resume.json")
+    job = {
+        "input": image.meta.source,
+        "shape": list(image.data.shape),
+        "chunk": config.chunk,
+        "model": _model_identity(config.model),
+        "scale": scale,
+        "normalizer": config.normalizer,
+    }
+    normalizer = _resumed_normalizer(journal, job) if config.resume else None
+    if normalizer is None:
+        journal.unlink(missing_ok=True)
+        shutil.rmtree(partial_path(output), ignore_errors=True)  # a stale unfinished run
+        normalizer = _fit(config.normalizer, image)
+        journal.write_text(json.dumps({"job": job, "normalizer": normalizer.to_dict()}))
     upscaled = upscale_lazy(model, image.data, normalizer, device=device)
     meta = upscaled_metadata(image.meta, scale)
     options: dict[str, Any] = {}
-    if detect_format(output) == "zarr":
-        options["progress"] = config.progress
+    if kind == "zarr":
+        options = {"progress": config.progress, "resume": True, "band_bytes": 1}
     with dask_scheduler(config.scheduler, slurm_config=config.slurm_config) as where:
         write_array(output, upscaled, meta, overwrite=config.overwrite, **options)
+    journal.unlink(missing_ok=True)
     return {
         "input": image.meta.source,
         "output": str(output),

@@ -7,6 +7,10 @@ the result is cropped.  With ``halo >= model.receptive_field_radius`` no kept ou
 pixel sees a tile edge, so the tiled result equals :func:`upscale_plane_numpy` on the
 whole plane, whatever the chunking (up to float32 rounding of different conv sizes).
 
+A haloed block larger than ``max_tile_pixels`` is run in overlapping sub-tiles that
+carry the same halo (:mod:`srgan_sci.infer.subtiles`); :mod:`srgan_sci.infer.tta` adds
+8-fold dihedral test-time augmentation with a per-pixel spread.
+
 Store the result with :func:`srgan_sci.streaming.store_in_bands` to bound memory.
 
 :class:`BicubicModel` and :class:`LanczosModel` are interpolation baselines with the
@@ -17,6 +21,7 @@ same pipeline.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import dask.array as da
@@ -24,9 +29,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from srgan_sci.infer.subtiles import choose_tile_pixels, run_cropped
 from srgan_sci.normalize import Normalizer
 
-__all__ = ["BicubicModel", "LanczosModel", "upscale_lazy", "upscale_plane_numpy"]
+__all__ = [
+    "BicubicModel",
+    "LanczosModel",
+    "choose_tile_pixels",
+    "upscale_lazy",
+    "upscale_plane_numpy",
+]
 
 
 # --------------------------------------------------------------------------- baselines
@@ -112,18 +124,6 @@ def _crop(x: np.ndarray, margin: int) -> np.ndarray:
     return x[..., margin:-margin, margin:-margin]
 
 
-def _run_model(model: nn.Module, planes: np.ndarray, device: Any, batch: int) -> np.ndarray:
-    """Run ``model`` on ``(N, H, W)`` float32 planes in batches; return ``(N, sH, sW)``."""
-    model.eval().to(device)
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(planes), batch):
-            x = torch.from_numpy(np.ascontiguousarray(planes[start : start + batch]))
-            y = model(x[:, None].to(device=device, dtype=torch.float32))
-            outputs.append(y[:, 0].float().cpu().numpy())
-    return np.concatenate(outputs)
-
-
 def _upscale_haloed(
     model: nn.Module,
     haloed: np.ndarray,
@@ -131,22 +131,34 @@ def _upscale_haloed(
     halo: int,
     device: Any,
     batch: int,
+    max_tile_pixels: int | None = None,
 ) -> np.ndarray:
     """Upscale ``(..., h + 2 halo, w + 2 halo)`` to ``(..., s h, s w)`` in input units.
 
-    Normalise, fill NaN with 0, run the model, crop ``halo * s``, undo the normalisation
-    and set NaN where the source pixel is NaN.
+    Normalise, fill NaN with 0, run the model (in sub-tiles of at most ``max_tile_pixels``),
+    crop ``halo * s``, undo the normalisation and set NaN where the source pixel is NaN.
     """
-    scale = model.scale
+    planes, missing = _prepare_planes(haloed, normalizer, halo)
+    y = run_cropped(model, planes, halo, device, batch, max_tile_pixels)
+    y = y.reshape(*haloed.shape[:-2], *y.shape[-2:])
+    y = np.asarray(y if normalizer is None else normalizer.inverse(y), dtype=np.float32)
+    return _mask_missing(y, missing, model.scale)
+
+
+def _prepare_planes(
+    haloed: np.ndarray, normalizer: Normalizer | None, halo: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised ``(N, H, W)`` float32 planes with NaN as 0, and the interior NaN mask."""
     missing = np.isnan(_crop(haloed, halo))
     x = haloed if normalizer is None else normalizer.forward(haloed)
     x = np.asarray(x, dtype=np.float32)
     x = np.where(np.isnan(x), np.float32(0), x)
-    planes = x.reshape(-1, *x.shape[-2:])
-    y = _crop(_run_model(model, planes, device, batch), halo * scale)
-    y = y.reshape(*haloed.shape[:-2], *y.shape[-2:])
-    y = np.asarray(y if normalizer is None else normalizer.inverse(y), dtype=np.float32)
-    y[missing.repeat(scale, axis=-2).repeat(scale, axis=-1)] = np.nan
+    return x.reshape(-1, *x.shape[-2:]), missing
+
+
+def _mask_missing(y: np.ndarray, missing: np.ndarray, scale: int) -> np.ndarray:
+    """Set NaN in ``y`` over the ``scale x scale`` block of every missing source pixel."""
+    y[..., missing.repeat(scale, axis=-2).repeat(scale, axis=-1)] = np.nan
     return y
 
 
@@ -159,12 +171,19 @@ def _upscale_block(
     pad: tuple[int, int],
     device: Any,
     batch: int,
+    max_tile_pixels: int | None = None,
 ) -> np.ndarray:
     """Upscale one dask block; axes not overlapped by dask (single chunk) are padded here."""
-    if any(pad):
-        widths = [(0, 0)] * (block.ndim - 2) + [(pad[0],) * 2, (pad[1],) * 2]
-        block = np.pad(block, widths, mode="symmetric")
-    return _upscale_haloed(model, block, normalizer, halo, device, batch)
+    block = _pad_single(block, pad)
+    return _upscale_haloed(model, block, normalizer, halo, device, batch, max_tile_pixels)
+
+
+def _pad_single(block: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
+    """Symmetric-pad the last two axes of ``block`` by ``pad`` (axes dask did not overlap)."""
+    if not any(pad):
+        return block
+    widths = [(0, 0)] * (block.ndim - 2) + [(pad[0],) * 2, (pad[1],) * 2]
+    return np.pad(block, widths, mode="symmetric")
 
 
 # --------------------------------------------------------------------------- public API
@@ -185,6 +204,7 @@ def upscale_plane_numpy(
     device: Any = "cpu",
     halo: int | None = None,
     normalizer: Normalizer | None = None,
+    max_tile_pixels: int | None = None,
 ) -> np.ndarray:
     """Upscale a whole plane at once: the untiled reference of :func:`upscale_lazy`.
 
@@ -202,6 +222,8 @@ def upscale_plane_numpy(
         defaults to ``model.receptive_field_radius``.
     normalizer : Normalizer, optional
         Applied before the model and undone after; ``None`` means identity.
+    max_tile_pixels : int, optional
+        Input pixels per forward pass (see :func:`upscale_lazy`); ``None``: all at once.
 
     Returns
     -------
@@ -213,7 +235,7 @@ def upscale_plane_numpy(
         raise ValueError(f"expected an (H, W) plane, got shape {image.shape}")
     halo = _resolve_halo(model, halo)
     padded = np.pad(image, halo, mode="symmetric")
-    return _upscale_haloed(model, padded, normalizer, halo, device, 1)
+    return _upscale_haloed(model, padded, normalizer, halo, device, 1, max_tile_pixels)
 
 
 def canonical_chunks(size: int, tile: int, halo: int) -> tuple[int, ...]:
@@ -239,6 +261,7 @@ def upscale_lazy(
     halo: int | None = None,
     device: Any = "cpu",
     batch_tiles: int = 4,
+    max_tile_pixels: int | str | None = "auto",
 ) -> da.Array:
     """Upscale a lazy array chunk by chunk, exactly as the whole image at once.
 
@@ -260,7 +283,14 @@ def upscale_lazy(
         Where the model runs.
     batch_tiles : int, optional
         Planes of the last leading axis per block, run through the model as one batch
-        (all other leading axes have chunk 1).
+        (all other leading axes have chunk 1); also the sub-tiles per forward pass.
+    max_tile_pixels : int, None or "auto", optional
+        Input pixels (halo included, batch excluded) per forward pass.  A larger haloed
+        block is split into overlapping sub-tiles that each carry ``halo`` pixels of
+        context (:func:`srgan_sci.infer.subtiles.run_cropped`); the result is unchanged.
+        ``"auto"`` asks :func:`choose_tile_pixels` (a budget from free CUDA memory,
+        ``None`` on CPU); ``None`` runs whole blocks.  On a CUDA out-of-memory error the
+        sub-tile is halved and retried either way.
 
     Returns
     -------
@@ -274,10 +304,47 @@ def upscale_lazy(
         If a spatial axis with several chunks has chunks shorter than ``2 * halo``, or
         ``data`` has fewer than two axes.
     """
+    tiling = _tiling(model, data, halo, device, batch_tiles, max_tile_pixels)
+    return tiling.haloed.map_blocks(
+        _upscale_block,
+        model=model,
+        normalizer=normalizer,
+        **tiling.kwargs,
+        chunks=tiling.out_chunks,
+        dtype=np.float32,
+        meta=np.empty((0,) * data.ndim, dtype=np.float32),
+        name=f"upscale-{uuid.uuid4().hex}",
+    )
+
+
+@dataclass(frozen=True)
+class _Tiling:
+    """Haloed blocks of a lazy array, their output chunks and the block-kernel arguments."""
+
+    haloed: da.Array
+    out_chunks: tuple[tuple[int, ...], ...]
+    kwargs: dict[str, Any]
+
+
+def _tiling(
+    model: nn.Module,
+    data: da.Array,
+    halo: int | None,
+    device: Any,
+    batch_tiles: int,
+    max_tile_pixels: int | str | None,
+) -> _Tiling:
+    """Check the arguments, rechunk ``data`` canonically and overlap it by the halo."""
     if data.ndim < 2:
         raise ValueError(f"expected at least 2 axes (y, x), got shape {data.shape}")
     if not isinstance(batch_tiles, int) or batch_tiles < 1:
         raise ValueError(f"batch_tiles must be a positive integer, got {batch_tiles!r}")
+    if max_tile_pixels == "auto":
+        max_tile_pixels = choose_tile_pixels(model, device)
+    elif max_tile_pixels is not None and (
+        not isinstance(max_tile_pixels, int) or max_tile_pixels < 1
+    ):
+        raise ValueError(f"max_tile_pixels must be a positive integer, got {max_tile_pixels!r}")
     halo = _resolve_halo(model, halo)
     scale = model.scale
     spatial = []
@@ -297,18 +364,15 @@ def upscale_lazy(
     depth |= {lead + i: 0 if single[i] else halo for i in range(2)}
     boundary = {axis: "none" for axis in range(data.ndim)}
     boundary |= {lead: "reflect", lead + 1: "reflect"}
-    haloed = da.overlap.overlap(data, depth=depth, boundary=boundary)
-    out_chunks = data.chunks[:-2] + tuple(tuple(c * scale for c in ch) for ch in spatial)
-    return haloed.map_blocks(
-        _upscale_block,
-        model=model,
-        normalizer=normalizer,
-        halo=halo,
-        pad=(halo * single[0], halo * single[1]),
-        device=device,
-        batch=batch_tiles,
-        chunks=out_chunks,
-        dtype=np.float32,
-        meta=np.empty((0,) * data.ndim, dtype=np.float32),
-        name=f"upscale-{uuid.uuid4().hex}",
+    kwargs = {
+        "halo": halo,
+        "pad": (halo * single[0], halo * single[1]),
+        "device": device,
+        "batch": batch_tiles,
+        "max_tile_pixels": max_tile_pixels,
+    }
+    return _Tiling(
+        haloed=da.overlap.overlap(data, depth=depth, boundary=boundary),
+        out_chunks=data.chunks[:-2] + tuple(tuple(c * scale for c in ch) for ch in spatial),
+        kwargs=kwargs,
     )

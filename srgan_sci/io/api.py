@@ -178,15 +178,22 @@ def write_array(
         raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
     data = da.asarray(data)
     writers = {"fits": fits.write_fits, "tiff": tiff.write_tiff, "zarr": zarr_io.write_zarr}
-    replace_atomically(path, lambda partial: writers[kind](partial, data, meta, **options))
+    resume = bool(options.get("resume"))
+    if resume and kind != "zarr":
+        raise UnsupportedFormatError(f"{path}: resuming needs a Zarr/OME-Zarr output")
+    replace_atomically(
+        path, lambda partial: writers[kind](partial, data, meta, **options), resumable=resume
+    )
     return path
 
 
-def replace_atomically(path: Path, write: Callable[[Path], T]) -> T:
+def replace_atomically(path: Path, write: Callable[[Path], T], *, resumable: bool = False) -> T:
     """Run ``write(partial)`` on a temporary sibling of ``path``, then rename it to ``path``.
 
     An existing ``path`` is replaced only after the write succeeded; a failed or
-    interrupted write leaves no partial output under the final name.
+    interrupted write leaves no partial output under the final name.  With ``resumable``
+    the sibling has a fixed name (``.NAME.partial``) and is kept when the write fails,
+    so a later resumable call continues it.
 
     Parameters
     ----------
@@ -201,16 +208,25 @@ def replace_atomically(path: Path, write: Callable[[Path], T]) -> T:
         What ``write`` returned.
     """
     path = Path(path)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    _remove(partial)
+    if resumable:
+        partial = partial_path(path)
+    else:
+        partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        _remove(partial)
     try:
         result = write(partial)
     except BaseException:
-        _remove(partial)
+        if not resumable:
+            _remove(partial)
         raise
     _remove(path)
     partial.rename(path)
     return result
+
+
+def partial_path(path: Path) -> Path:
+    """Where a resumable write of ``path`` keeps its unfinished output."""
+    return Path(path).with_name(f".{Path(path).name}.partial")
 
 
 def _remove(path: Path) -> None:

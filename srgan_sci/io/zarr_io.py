@@ -26,6 +26,7 @@ for FITS input, the full header (WCS included).
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ with warnings.catch_warnings():
 from srgan_sci.errors import CorruptFileError, InvalidImageError, UnsupportedFormatError
 from srgan_sci.io.metadata import ImageMetadata, LazyImage, PixelSize
 from srgan_sci.io.validate import as_float32, check_image_shape, default_axes
-from srgan_sci.streaming import store_in_bands
+from srgan_sci.streaming import DEFAULT_BAND_BYTES, store_in_bands
 
 NGFF_AXIS_ORDER = "tczyx"
 _TYPE_LETTERS = {"time": "t", "channel": "c", "space": "z"}
@@ -142,6 +143,8 @@ def write_zarr(
     pyramid_levels: int = 0,
     chunks: int | None = None,
     progress: bool = False,
+    resume: bool = False,
+    band_bytes: int | None = None,
 ) -> None:
     """Write ``data`` as an OME-Zarr (NGFF v0.5, Zarr v3) image group, chunk by chunk.
 
@@ -161,6 +164,12 @@ def write_zarr(
         dask chunk of ``data`` along y and x.
     progress : bool
         Show a progress bar over the bands of full-resolution chunk rows being written.
+    resume : bool
+        Continue writing into an existing group at ``path``: bands of chunk rows that a
+        previous run finished (journal in ``path/.srsci-bands``) are skipped.
+    band_bytes : int, optional
+        Bytes computed per band (default :data:`srgan_sci.streaming.DEFAULT_BAND_BYTES`);
+        1 makes every chunk row its own band, the finest resume granularity.
 
     Raises
     ------
@@ -178,12 +187,18 @@ def write_zarr(
     if min(tile) < 1:
         raise ValueError(f"chunks must be positive, got {chunks!r}")
 
-    group = zarr.open_group(str(path), mode="w-", zarr_format=3)
+    existing = resume and (Path(path) / "zarr.json").exists()
+    group = zarr.open_group(str(path), mode="r+" if existing else "w-", zarr_format=3)
+    writing = {"progress": progress, "band_bytes": band_bytes, "journal": None}
     datasets = []
     for level in range(pyramid_levels + 1):
         if level > 0:
             data = downsample_mean2(da.from_zarr(group[str(level - 1)]))
-        _store_level(group, str(level), data, axes, tile, progress and level == 0)
+        if resume:
+            writing["journal"] = Path(path) / ".srsci-bands" / str(level)
+        _store_level(
+            group, str(level), data, axes, tile, writing | {"progress": progress and not level}
+        )
         datasets.append(
             {"path": str(level), "coordinateTransformations": _transforms(meta, axes, level)}
         )
@@ -196,6 +211,7 @@ def write_zarr(
         name=Path(meta.source).name or "image",
     )
     group.attrs["srgan_sci"] = _srgan_attrs(meta, axes)
+    shutil.rmtree(Path(path) / ".srsci-bands", ignore_errors=True)
 
 
 def ngff_unit(unit: str | None) -> str | None:
@@ -439,22 +455,35 @@ def _store_level(
     data: da.Array,
     axes: str,
     tile: tuple[int, ...],
-    progress: bool = False,
+    writing: dict[str, Any],
 ) -> None:
     """Create array ``name`` in ``group`` and store ``data`` into it chunk by chunk."""
     chunks = (1,) * (data.ndim - 2) + tuple(
         min(int(t), n) for t, n in zip(tile, data.shape[-2:], strict=True)
     )
-    array = group.create_array(
-        name=name,
-        shape=data.shape,
-        chunks=chunks,
-        dtype=np.float32,
-        fill_value=np.nan,
-        dimension_names=list(axes),
-    )
+    if name in group:
+        array = group[name]
+        if array.shape != data.shape or array.chunks != chunks:
+            raise ValueError(f"{name}: existing array {array.shape} does not match {data.shape}")
+    else:
+        array = group.create_array(
+            name=name,
+            shape=data.shape,
+            chunks=chunks,
+            dtype=np.float32,
+            fill_value=np.nan,
+            dimension_names=list(axes),
+        )
     # band by band: graphs with halos (tiled inference) keep bounded memory that way
-    store_in_bands([data.rechunk(chunks)], [array], progress=progress, description="writing")
+    band_bytes = writing["band_bytes"] or DEFAULT_BAND_BYTES
+    store_in_bands(
+        [data.rechunk(chunks)],
+        [array],
+        band_bytes=band_bytes,
+        progress=writing["progress"],
+        description="writing",
+        journal=writing["journal"],
+    )
 
 
 def _transforms(meta: ImageMetadata, axes: str, level: int) -> list[dict[str, Any]]:
