@@ -13,8 +13,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Seam-free tiled upscaling over dask chunks; output Zarr/OME-Zarr (or FITS/"
         "TIFF for results that fit in memory) with WCS and pixel sizes updated.",
     )
-    parser.add_argument("input", help="image to upscale (FITS may end in [HDU])")
-    parser.add_argument("output", help="output path (.ome.zarr, .zarr, .fits, .tif)")
+    parser.add_argument("input", nargs="?", help="image to upscale (FITS may end in [HDU])")
+    parser.add_argument("output", nargs="?", help="output path (.ome.zarr, .zarr, .fits, .tif)")
+    parser.add_argument(
+        "--batch",
+        nargs="+",
+        metavar="GLOB",
+        help="many inputs (globs or @list.txt) into --out-dir, with a resumable manifest",
+    )
+    parser.add_argument("--out-dir", help="output folder of --batch")
     parser.add_argument(
         "--model", default="bicubic", help="bicubic, lanczos or a model bundle folder (bicubic)"
     )
@@ -38,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     """Upscale one file and print what was written."""
     from srgan_sci.upscale import UpscaleConfig, upscale_file
 
+    if args.batch:
+        return _run_batch(args)
+    if not (args.input and args.output):
+        raise ValueError("give INPUT and OUTPUT, or --batch GLOB... --out-dir DIR")
     summary = upscale_file(
         UpscaleConfig(
             input=args.input,
@@ -57,3 +68,32 @@ def run(args: argparse.Namespace) -> int:
     shape_in, shape_out = tuple(summary["input_shape"]), tuple(summary["output_shape"])
     print(f"{summary['input']} {shape_in} -> {summary['output']} {shape_out} ({summary['model']})")
     return 0
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    """Upscale every matched file; exit 1 if any failed (see the manifest)."""
+    from srgan_sci.batch import MANIFEST_NAME, expand_inputs, upscale_batch
+    from srgan_sci.upscale import UpscaleConfig
+
+    if not args.out_dir or args.input or args.output:
+        raise ValueError("--batch takes --out-dir DIR and no positional INPUT/OUTPUT")
+    template = UpscaleConfig(
+        input="",
+        output="",
+        model=args.model,
+        scale=args.scale,
+        chunk=args.chunk,
+        normalizer=args.normalizer,
+        scheduler=args.scheduler,
+        slurm_config=args.slurm_config,
+        device=args.device,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    manifest = upscale_batch(expand_inputs(args.batch), args.out_dir, template)
+    failed = [source for source, entry in manifest.items() if entry["status"] == "failed"]
+    print(
+        f"{len(manifest) - len(failed)} done, {len(failed)} failed; "
+        f"see {args.out_dir}/{MANIFEST_NAME}"
+    )
+    return 1 if failed else 0
