@@ -23,6 +23,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out-dir", help="output folder of --batch")
     parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="average 8 flips/rotations; add their spread as an uncertainty channel",
+    )
+    parser.add_argument(
         "--model", default="bicubic", help="bicubic, lanczos or a model bundle folder (bicubic)"
     )
     parser.add_argument("--scale", type=int, help="factor (required for baselines)")
@@ -62,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             overwrite=args.overwrite,
             resume=args.resume,
+            tta=args.tta,
             progress=not args.no_progress,
         )
     )
@@ -88,6 +94,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         slurm_config=args.slurm_config,
         device=args.device,
         overwrite=args.overwrite,
+        tta=args.tta,
         progress=not args.no_progress,
     )
     manifest = upscale_batch(expand_inputs(args.batch), args.out_dir, template)

@@ -62,6 +62,10 @@ class UpscaleConfig:
         Continue a killed run: bands of output chunk rows already written are kept
         (Zarr output only); the statistics of the first run are reused, so the result is
         bit-identical to an uninterrupted run.
+    tta : bool
+        Test-time augmentation: average the 8 flips/rotations and add their per-pixel
+        standard deviation as an uncertainty layer (output channel 1; channel 0 is the
+        mean).
     progress : bool
         Show a progress bar.
     """
@@ -77,6 +81,7 @@ class UpscaleConfig:
     device: str = "auto"
     overwrite: bool = False
     resume: bool = False
+    tta: bool = False
     progress: bool = True
 
 
@@ -133,6 +138,20 @@ def _resumed_normalizer(journal: Path, job: dict[str, Any]) -> Any:
     return normalizer_from_dict(saved["normalizer"])
 
 
+def _with_uncertainty(model: Any, image: Any, normalizer: Any, device: Any, meta: Any) -> Any:
+    """TTA mean and spread stacked on a new leading ``c`` axis (0: mean, 1: spread)."""
+    import dask.array as da
+
+    from srgan_sci.infer.tta import upscale_lazy_tta
+
+    if "c" in image.meta.axes:
+        raise UpscaleError("--tta needs an input without a channel axis (c); split channels first")
+    mean, spread = upscale_lazy_tta(model, image.data, normalizer, device=device)
+    stacked = da.stack([mean, spread], axis=0)
+    extra = meta.extra | {"channels": ["super-resolved (TTA mean)", "uncertainty (TTA std)"]}
+    return stacked, meta.with_updates(axes="c" + meta.axes, extra=extra)
+
+
 def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     """Upscale ``config.input`` into ``config.output`` and return a summary."""
     from srgan_sci.infer.tiling import upscale_lazy
@@ -158,6 +177,7 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         "model": _model_identity(config.model),
         "scale": scale,
         "normalizer": config.normalizer,
+        "tta": config.tta,
     }
     normalizer = _resumed_normalizer(journal, job) if config.resume else None
     if normalizer is None:
@@ -165,8 +185,11 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         shutil.rmtree(partial_path(output), ignore_errors=True)  # a stale unfinished run
         normalizer = _fit(config.normalizer, image)
         journal.write_text(json.dumps({"job": job, "normalizer": normalizer.to_dict()}))
-    upscaled = upscale_lazy(model, image.data, normalizer, device=device)
     meta = upscaled_metadata(image.meta, scale)
+    if config.tta:
+        upscaled, meta = _with_uncertainty(model, image, normalizer, device, meta)
+    else:
+        upscaled = upscale_lazy(model, image.data, normalizer, device=device)
     options: dict[str, Any] = {}
     if kind == "zarr":
         options = {"progress": config.progress, "resume": True, "band_bytes": 1}

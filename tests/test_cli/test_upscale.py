@@ -84,3 +84,17 @@ def test_upscale_refuses_to_overwrite(srsci, tmp_path):
     out.write_bytes(b"user data")
     result = srsci("upscale", str(sample_path("hdf")), str(out), "--scale", "2", check_rc=2)
     assert "--overwrite" in result.stderr and out.read_bytes() == b"user data"
+
+
+def test_tta_writes_mean_and_uncertainty_channels(srsci, bundle, tmp_path):
+    plain, tta = tmp_path / "plain.ome.zarr", tmp_path / "tta.ome.zarr"
+    common = ["--model", str(bundle), "--chunk", "64", "--no-progress"]
+    srsci("upscale", str(sample_path("hdf")), str(plain), *common)
+    srsci("upscale", str(sample_path("hdf")), str(tta), "--tta", *common)
+    image = open_array(tta)
+    assert image.meta.axes == "cyx" and image.data.shape == (2, 512, 512)
+    mean, spread = image.data.compute()
+    reference = open_array(plain).data.compute()
+    data_range = float(reference.max() - reference.min())
+    assert np.all(spread >= 0) and spread.max() > 0  # a random-weight net is not equivariant
+    assert np.max(np.abs(mean - reference)) < 0.05 * data_range
