@@ -74,3 +74,39 @@ def test_slurm_scheduler_gives_the_threads_result(srsci, tmp_path):
     slurm = _upscale(srsci, tmp_path / "slurm.ome.zarr", "--scheduler", "slurm",
                      "--slurm-config", str(config))  # fmt: skip
     np.testing.assert_array_equal(slurm, threads)
+
+
+def test_existing_cluster_by_address_gives_the_threads_result(srsci, tmp_path):
+    import distributed
+
+    threads = _upscale(srsci, tmp_path / "threads.ome.zarr")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster:
+        remote = _upscale(
+            srsci, tmp_path / "remote.ome.zarr", "--scheduler", cluster.scheduler_address
+        )
+    np.testing.assert_array_equal(remote, threads)
+
+
+def test_time_lapse_zarr_is_upscaled_plane_by_plane(srsci, tmp_path):
+    from srgan_sci.io import ImageMetadata, write_array
+
+    rng = np.random.default_rng(0)
+    movie = rng.random((3, 40, 48), dtype=np.float32)
+    meta = ImageMetadata(source="movie", format="zarr", axes="tyx", dtype_on_disk="float32")
+    source = write_array(tmp_path / "movie.ome.zarr", movie, meta)
+    out = tmp_path / "movie_x2.ome.zarr"
+    srsci("upscale", str(source), str(out), "--scale", "2", "--chunk", "16", "--no-progress")
+    result = open_array(out)
+    assert result.meta.axes == "tyx" and result.data.shape == (3, 80, 96)
+    frames = result.data.compute()
+    single = tmp_path / "frame1.ome.zarr"
+    write_array(tmp_path / "f1.ome.zarr", movie[1], meta.with_updates(axes="yx"))
+    srsci("upscale", str(tmp_path / "f1.ome.zarr"), str(single), "--scale", "2", "--chunk", "16",
+          "--normalizer", "percentile", "--no-progress")  # fmt: skip
+    # frames share one normaliser fitted on the whole movie, so compare shapes of the signal
+    np.testing.assert_allclose(
+        np.corrcoef(frames[1].ravel(), open_array(single).data.compute().ravel())[0, 1], 1.0,
+        atol=1e-6,
+    )  # fmt: skip
