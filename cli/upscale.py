@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,46 +47,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Upscale one file and print what was written."""
-    from srgan_sci.upscale import UpscaleConfig, upscale_file
-
-    if args.batch:
-        return _run_batch(args)
-    if not (args.input and args.output):
-        raise ValueError("give INPUT and OUTPUT, or --batch GLOB... --out-dir DIR")
-    summary = upscale_file(
-        UpscaleConfig(
-            input=args.input,
-            output=args.output,
-            model=args.model,
-            scale=args.scale,
-            chunk=args.chunk,
-            normalizer=args.normalizer,
-            scheduler=args.scheduler,
-            slurm_config=args.slurm_config,
-            device=args.device,
-            overwrite=args.overwrite,
-            resume=args.resume,
-            tta=args.tta,
-            progress=not args.no_progress,
-        )
-    )
-    shape_in, shape_out = tuple(summary["input_shape"]), tuple(summary["output_shape"])
-    print(f"{summary['input']} {shape_in} -> {summary['output']} {shape_out} ({summary['model']})")
-    return 0
-
-
-def _run_batch(args: argparse.Namespace) -> int:
-    """Upscale every matched file; exit 1 if any failed (see the manifest)."""
-    from srgan_sci.batch import MANIFEST_NAME, expand_inputs, upscale_batch
+def _config(args: argparse.Namespace, input_path: str, output_path: str) -> Any:
+    """The UpscaleConfig the flags describe, for one input and output."""
     from srgan_sci.upscale import UpscaleConfig
 
-    if not args.out_dir or args.input or args.output:
-        raise ValueError("--batch takes --out-dir DIR and no positional INPUT/OUTPUT")
-    template = UpscaleConfig(
-        input="",
-        output="",
+    return UpscaleConfig(
+        input=input_path,
+        output=output_path,
         model=args.model,
         scale=args.scale,
         chunk=args.chunk,
@@ -94,9 +62,33 @@ def _run_batch(args: argparse.Namespace) -> int:
         slurm_config=args.slurm_config,
         device=args.device,
         overwrite=args.overwrite,
+        resume=args.resume,
         tta=args.tta,
         progress=not args.no_progress,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Upscale one file (or a batch) and print what was written."""
+    from srgan_sci.upscale import upscale_file
+
+    if args.batch:
+        return _run_batch(args)
+    if not (args.input and args.output):
+        raise ValueError("give INPUT and OUTPUT, or --batch GLOB... --out-dir DIR")
+    summary = upscale_file(_config(args, args.input, args.output))
+    shape_in, shape_out = tuple(summary["input_shape"]), tuple(summary["output_shape"])
+    print(f"{summary['input']} {shape_in} -> {summary['output']} {shape_out} ({summary['model']})")
+    return 0
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    """Upscale every matched file; exit 1 if any failed (see the manifest)."""
+    from srgan_sci.batch import MANIFEST_NAME, expand_inputs, upscale_batch
+
+    if not args.out_dir or args.input or args.output:
+        raise ValueError("--batch takes --out-dir DIR and no positional INPUT/OUTPUT")
+    template = _config(args, "", "")
     manifest = upscale_batch(expand_inputs(args.batch), args.out_dir, template)
     failed = [source for source, entry in manifest.items() if entry["status"] == "failed"]
     print(
