@@ -35,7 +35,6 @@ import dask.array as da
 import numpy as np
 import zarr
 from astropy.io import fits
-from ome_zarr.axes import KNOWN_SPATIAL_UNITS, KNOWN_TEMPORAL_UNITS
 from ome_zarr.format import FormatV05
 
 with warnings.catch_warnings():
@@ -44,33 +43,17 @@ with warnings.catch_warnings():
     from ome_zarr.writer import write_multiscales_metadata
 
 from srgan_sci.errors import CorruptFileError, InvalidImageError, UnsupportedFormatError
-from srgan_sci.io.metadata import ImageMetadata, LazyImage, PixelSize
-from srgan_sci.io.validate import as_float32, check_image_shape, default_axes
+from srgan_sci.io.metadata import ImageMetadata, LazyImage
+from srgan_sci.io.ngff import (
+    find_multiscales,
+    ngff_axis_letters,
+    ngff_axis_order,
+    ngff_axis_units,
+    ngff_pixel_sizes,
+    ngff_transforms,
+)
+from srgan_sci.io.validate import as_float32, check_image_shape
 from srgan_sci.streaming import DEFAULT_BAND_BYTES, store_in_bands
-
-NGFF_AXIS_ORDER = "tczyx"
-_TYPE_LETTERS = {"time": "t", "channel": "c", "space": "z"}
-_FREE_LETTER_ORDER = "zct"
-_NGFF_UNITS = {
-    **{unit: unit for unit in (*KNOWN_SPATIAL_UNITS, *KNOWN_TEMPORAL_UNITS)},
-    **dict.fromkeys(("µm", "μm", "um", "micron", "microns", "micrometre"), "micrometer"),
-    **dict.fromkeys(("nm", "nanometre"), "nanometer"),
-    **dict.fromkeys(("mm", "millimetre"), "millimeter"),
-    **dict.fromkeys(("cm", "centimetre"), "centimeter"),
-    **dict.fromkeys(("m", "metre"), "meter"),
-    **dict.fromkeys(("km", "kilometre"), "kilometer"),
-    **dict.fromkeys(("pm", "picometre"), "picometer"),
-    **dict.fromkeys(("å",), "angstrom"),
-    **dict.fromkeys(("in",), "inch"),
-    **dict.fromkeys(("pc",), "parsec"),
-    **dict.fromkeys(("s", "sec", "seconds"), "second"),
-    **dict.fromkeys(("ms", "milliseconds"), "millisecond"),
-    **dict.fromkeys(("µs", "μs", "us", "microseconds"), "microsecond"),
-    **dict.fromkeys(("ns", "nanoseconds"), "nanosecond"),
-    **dict.fromkeys(("min", "minutes"), "minute"),
-    **dict.fromkeys(("h", "hr", "hours"), "hour"),
-    **dict.fromkeys(("d", "days"), "day"),
-}
 
 
 def read_zarr(path: Path, *, chunks: int | tuple[int, ...] | None = None) -> LazyImage:
@@ -110,8 +93,8 @@ def read_zarr(path: Path, *, chunks: int | tuple[int, ...] | None = None) -> Laz
         array, group, multiscales, level = _image_in_group(node, source)
     check_image_shape(array.shape, array.dtype, source)
     srgan = dict(group.attrs.get("srgan_sci", {})) if group is not None else {}
-    letters = _axis_letters(multiscales, array.ndim, source)
-    pixel_sizes = _pixel_sizes(multiscales, level, letters, srgan.get("pixel_units", {}))
+    letters = ngff_axis_letters(multiscales, array.ndim, source)
+    pixel_sizes = ngff_pixel_sizes(multiscales, level, letters, srgan.get("pixel_units", {}))
     order = [i for i, letter in enumerate(letters) if letter not in "yx"]
     order += [letters.index("y"), letters.index("x")]
     data = da.from_zarr(array, chunks=_dask_chunks(letters, array, chunks))
@@ -200,7 +183,7 @@ def write_zarr(
             group, str(level), data, axes, tile, writing | {"progress": progress and not level}
         )
         datasets.append(
-            {"path": str(level), "coordinateTransformations": _transforms(meta, axes, level)}
+            {"path": str(level), "coordinateTransformations": ngff_transforms(meta, axes, level)}
         )
     write_multiscales_metadata(
         group,
@@ -212,61 +195,6 @@ def write_zarr(
     )
     group.attrs["srgan_sci"] = _srgan_attrs(meta, axes)
     shutil.rmtree(Path(path) / ".srsci-bands", ignore_errors=True)
-
-
-def ngff_unit(unit: str | None) -> str | None:
-    """NGFF (UDUNITS-2) name of a length or time unit, or None if NGFF has none.
-
-    Examples
-    --------
-    >>> ngff_unit("µm"), ngff_unit("micron"), ngff_unit("s"), ngff_unit("deg")
-    ('micrometer', 'micrometer', 'second', None)
-    """
-    if unit is None:
-        return None
-    unit = unit.strip()
-    return _NGFF_UNITS.get(unit, _NGFF_UNITS.get(unit.lower()))
-
-
-def ngff_axis_units(pixel_sizes: dict[str, PixelSize], axes: str) -> dict[str, str]:
-    """Axis letter -> NGFF unit name, for the axes whose unit NGFF knows.
-
-    Space axes take only length units and the t axis only time units; channel axes none.
-    """
-    units = {}
-    for axis, size in pixel_sizes.items():
-        unit = ngff_unit(size.unit)
-        if axis not in axes or axis == "c" or unit is None:
-            continue
-        if (unit in KNOWN_TEMPORAL_UNITS) == (axis == "t"):
-            units[axis] = unit
-    return units
-
-
-def ngff_axis_order(axes: str, ndim: int) -> list[int]:
-    """Permutation that puts the leading axes in NGFF order (t, c, z) before (y, x).
-
-    Raises
-    ------
-    ValueError
-        If ``axes`` is not ``ndim`` distinct letters of ``"tczyx"`` ending in ``"yx"``.
-
-    Examples
-    --------
-    >>> ngff_axis_order("tzcyx", 5)
-    [0, 2, 1, 3, 4]
-    """
-    if (
-        len(axes) != ndim
-        or not axes.endswith("yx")
-        or len(set(axes)) != len(axes)
-        or not set(axes) <= set(NGFF_AXIS_ORDER)
-    ):
-        raise ValueError(
-            f"metadata axes {axes!r} do not describe a {ndim}-D array of distinct "
-            "letters from 'tczyx' ending in 'yx'; fix ImageMetadata.axes"
-        )
-    return sorted(range(ndim), key=lambda i: NGFF_AXIS_ORDER.index(axes[i]))
 
 
 def downsample_mean2(data: da.Array) -> da.Array:
@@ -305,21 +233,11 @@ def _open_node(path: Path) -> zarr.Array | zarr.Group:
         raise CorruptFileError(f"{path}: cannot parse the Zarr metadata ({exc})") from exc
 
 
-def _multiscales(attrs: Any) -> dict[str, Any] | None:
-    """First NGFF multiscales entry of group attributes (v0.5 or v0.4 layout), or None."""
-    ome = attrs.get("ome")
-    entries = ome.get("multiscales") if isinstance(ome, dict) else None
-    entries = entries or attrs.get("multiscales")
-    if not entries or not isinstance(entries, list) or not isinstance(entries[0], dict):
-        return None
-    return entries[0]
-
-
 def _image_in_group(
     group: zarr.Group, source: str
 ) -> tuple[zarr.Array, zarr.Group, dict[str, Any] | None, int]:
     """Find the image array of a group: NGFF level 0, bioformats2raw image 0, or its only array."""
-    multiscales = _multiscales(group.attrs)
+    multiscales = find_multiscales(group.attrs)
     if multiscales is not None:
         try:
             level_path = multiscales["datasets"][0]["path"]
@@ -354,69 +272,11 @@ def _parent_ngff(path: Path) -> tuple[zarr.Group | None, dict[str, Any] | None, 
         parent = zarr.open_group(str(path.parent), mode="r")
     except (FileNotFoundError, ValueError, TypeError, KeyError):
         return None, None, 0
-    multiscales = _multiscales(parent.attrs)
+    multiscales = find_multiscales(parent.attrs)
     paths = [d.get("path") for d in (multiscales or {}).get("datasets", []) if isinstance(d, dict)]
     if path.name not in paths:
         return None, None, 0
     return parent, multiscales, paths.index(path.name)
-
-
-def _axis_letters(multiscales: dict[str, Any] | None, ndim: int, source: str) -> str:
-    """One distinct ``"tczyx"`` letter per axis from NGFF axes, else the default axes."""
-    axes = (multiscales or {}).get("axes")
-    if not axes:
-        return default_axes(ndim)
-    if len(axes) != ndim:
-        raise CorruptFileError(
-            f"{source}: NGFF metadata names {len(axes)} axes but the array has {ndim}"
-        )
-    letters: list[str | None] = []
-    for axis in axes:
-        name = str(axis.get("name", "") if isinstance(axis, dict) else axis).lower()
-        kind = axis.get("type") if isinstance(axis, dict) else None
-        letter = name if len(name) == 1 and name in NGFF_AXIS_ORDER else _TYPE_LETTERS.get(kind)
-        letters.append(letter if letter not in letters else None)
-    free = [letter for letter in _FREE_LETTER_ORDER if letter not in letters]
-    for i in reversed(range(ndim)):
-        if letters[i] is None and free:
-            letters[i] = free.pop(0)
-    if None in letters or "y" not in letters or "x" not in letters:
-        return default_axes(ndim)
-    return "".join(letter for letter in letters if letter is not None)
-
-
-def _pixel_sizes(
-    multiscales: dict[str, Any] | None,
-    level: int,
-    letters: str,
-    fallback_units: dict[str, str],
-) -> dict[str, PixelSize]:
-    """Pixel sizes of one NGFF level: its scale times the global scale, with axis units."""
-    if multiscales is None:
-        return {}
-    try:
-        scale = np.asarray(_scale(multiscales["datasets"][level]), dtype=float)
-        scale = scale * np.asarray(_scale(multiscales), dtype=float)
-    except (KeyError, IndexError, TypeError, ValueError):
-        return {}
-    if scale.shape not in ((), (len(letters),)):
-        return {}
-    scale = np.broadcast_to(scale, (len(letters),))
-    axes = multiscales.get("axes") or [{} for _ in letters]
-    sizes = {}
-    for letter, value, axis in zip(letters, scale, axes, strict=True):
-        unit = axis.get("unit") if isinstance(axis, dict) else None
-        if letter != "c" and np.isfinite(value) and value > 0:
-            sizes[letter] = PixelSize(float(value), unit or fallback_units.get(letter))
-    return sizes
-
-
-def _scale(entry: dict[str, Any]) -> list[float] | float:
-    """Return the ``scale`` of an entry's ``coordinateTransformations`` (1.0 when absent)."""
-    for transform in entry.get("coordinateTransformations") or []:
-        if transform.get("type") == "scale" and "scale" in transform:
-            return list(transform["scale"])
-    return 1.0
 
 
 def _dask_chunks(
@@ -484,24 +344,6 @@ def _store_level(
         description="writing",
         journal=writing["journal"],
     )
-
-
-def _transforms(meta: ImageMetadata, axes: str, level: int) -> list[dict[str, Any]]:
-    """NGFF scale (and, below level 0, half-pixel translation) of one pyramid level."""
-    factor = 2**level
-    base = [
-        float(meta.pixel_sizes[a].value) if a in meta.pixel_sizes and a != "c" else 1.0
-        for a in axes
-    ]
-    scale = [size * factor if a in "yx" else size for a, size in zip(axes, base, strict=True)]
-    transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]
-    if level > 0:
-        shift = [
-            (factor - 1) / 2 * size if a in "yx" else 0.0
-            for a, size in zip(axes, base, strict=True)
-        ]
-        transforms.append({"type": "translation", "translation": shift})
-    return transforms
 
 
 def _srgan_attrs(meta: ImageMetadata, axes: str) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from ome_zarr.format import FormatV04
 
 from srgan_sci.errors import CorruptFileError, InvalidImageError, UnsupportedFormatError
 from srgan_sci.io import ImageMetadata, PixelSize, open_array, upscaled_metadata, write_array
-from srgan_sci.io.zarr_io import downsample_mean2, ngff_axis_order, ngff_unit, read_zarr, write_zarr
+from srgan_sci.io.ngff import ngff_axis_order, ngff_unit
+from srgan_sci.io.zarr_io import downsample_mean2, read_zarr, write_zarr
 
 SCALE = {"t": 5.0, "c": 1.0, "y": 0.4, "x": 0.3}
 UNITS = {"t": "second", "y": "micrometer", "x": "micrometer"}
