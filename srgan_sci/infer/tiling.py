@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 import torch
@@ -307,7 +308,7 @@ def upscale_lazy(
     tiling = _tiling(model, data, halo, device, batch_tiles, max_tile_pixels)
     return tiling.haloed.map_blocks(
         _upscale_block,
-        model=model,
+        model_dependency(model),
         normalizer=normalizer,
         **tiling.kwargs,
         chunks=tiling.out_chunks,
@@ -315,6 +316,15 @@ def upscale_lazy(
         meta=np.empty((0,) * data.ndim, dtype=np.float32),
         name=f"upscale-{uuid.uuid4().hex}",
     )
+
+
+def model_dependency(model: nn.Module) -> Any:
+    """``model`` as one key of the dask graph, so every task refers to it by key.
+
+    A distributed scheduler then ships the model to each worker once (and keeps it
+    there) instead of serialising it into every task.
+    """
+    return dask.delayed(model, name=f"srsci-model-{uuid.uuid4().hex}")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from srgan_sci.infer.tiling import (
     _prepare_planes,
     _resolve_halo,
     _tiling,
+    model_dependency,
 )
 from srgan_sci.normalize import Normalizer
 
@@ -147,7 +148,7 @@ def upscale_lazy_tta(
     tiling = _tiling(model, data, halo, device, batch_tiles, max_tile_pixels)
     both = tiling.haloed.map_blocks(
         _tta_block,
-        model=model,
+        model_dependency(model),
         normalizer=normalizer,
         **tiling.kwargs,
         new_axis=0,

@@ -188,3 +188,12 @@ def test_baseline_interface():
     assert out.shape == (2, 1, 15, 21)
     with pytest.raises(ValueError, match="positive integer"):
         BicubicModel(0)
+
+
+def test_model_is_one_graph_key_shared_by_every_tile():
+    model = BicubicModel(2)
+    data = da.from_array(np.random.default_rng(0).random((64, 64), dtype=np.float32), chunks=16)
+    graph = dict(upscale_lazy(model, data, None).__dask_graph__())
+    model_keys = [k for k in graph if str(k).startswith("srsci-model-")]
+    assert len(model_keys) == 1
+    assert graph[model_keys[0]] is model or getattr(graph[model_keys[0]], "value", None) is model
