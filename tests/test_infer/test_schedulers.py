@@ -110,3 +110,51 @@ def test_time_lapse_zarr_is_upscaled_plane_by_plane(srsci, tmp_path):
         np.corrcoef(frames[1].ravel(), open_array(single).data.compute().ravel())[0, 1], 1.0,
         atol=1e-6,
     )  # fmt: skip
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(srsci, tmp_path):
+    import signal
+    import threading
+    import time
+
+    import distributed
+    from astropy.io import fits
+
+    from srgan_sci.degrade.scenes import render_scene
+    from srgan_sci.upscale import UpscaleConfig, upscale_file
+
+    source = tmp_path / "field.fits"
+    fits.writeto(source, render_scene("galaxies", (512, 512), seed=2))
+    common = {"input": str(source), "model": "lanczos", "scale": 2, "chunk": 32, "progress": False}
+    upscale_file(UpscaleConfig(output=str(tmp_path / "threads.ome.zarr"), **common))
+    journal = tmp_path / ".killed.ome.zarr.partial" / ".srsci-bands" / "0"
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        victim = next(iter(client.run(os.getpid).values()))
+        config = UpscaleConfig(
+            output=str(tmp_path / "killed.ome.zarr"), scheduler=cluster.scheduler_address, **common
+        )
+        errors = []
+        run = threading.Thread(target=lambda: _record(errors, upscale_file, config))
+        run.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list(journal.glob("*"))) < 2:
+            time.sleep(0.02)
+        bands_before_kill = len(list(journal.glob("*")))
+        os.kill(victim, signal.SIGKILL)
+        run.join(timeout=300)
+    assert 2 <= bands_before_kill < 16, "the worker must die while bands remain to be written"
+    assert not errors, errors
+    killed = open_array(tmp_path / "killed.ome.zarr").data.compute()
+    np.testing.assert_array_equal(killed, open_array(tmp_path / "threads.ome.zarr").data.compute())
+
+
+def _record(errors, function, *args):
+    try:
+        function(*args)
+    except Exception as error:  # surfaced by the assertion in the test
+        errors.append(error)
