@@ -41,6 +41,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--slurm-config", help="TOML with a [slurm] table for --scheduler slurm")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "bf16", "fp16"),
+        default="float32",
+        help="inference precision (fp16 needs CUDA)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--resume", action="store_true", help="continue a killed run (Zarr output)")
     parser.add_argument("--no-progress", action="store_true")
@@ -64,6 +70,7 @@ def _config(args: argparse.Namespace, input_path: str, output_path: str) -> Any:
         overwrite=args.overwrite,
         resume=args.resume,
         tta=args.tta,
+        precision=args.precision,
         progress=not args.no_progress,
     )
 

@@ -98,3 +98,16 @@ def test_tta_writes_mean_and_uncertainty_channels(srsci, bundle, tmp_path):
     data_range = float(reference.max() - reference.min())
     assert np.all(spread >= 0) and spread.max() > 0  # a random-weight net is not equivariant
     assert np.max(np.abs(mean - reference)) < 0.05 * data_range
+
+
+def test_bf16_precision_is_close_to_float32_and_fp16_needs_cuda(srsci, bundle, tmp_path):
+    full, half = tmp_path / "f32.ome.zarr", tmp_path / "bf16.ome.zarr"
+    common = ["--model", str(bundle), "--chunk", "64", "--device", "cpu", "--no-progress"]
+    srsci("upscale", str(sample_path("hdf")), str(full), *common)
+    srsci("upscale", str(sample_path("hdf")), str(half), "--precision", "bf16", *common)
+    a, b = open_array(full).data.compute(), open_array(half).data.compute()
+    data_range = float(a.max() - a.min())
+    assert 0 < np.max(np.abs(a - b)) < 0.02 * data_range
+    result = srsci("upscale", str(sample_path("hdf")), str(tmp_path / "x.ome.zarr"),
+                   "--precision", "fp16", *common, check_rc=2)  # fmt: skip
+    assert "fp16 inference needs a CUDA device" in result.stderr
