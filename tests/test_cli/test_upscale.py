@@ -111,3 +111,36 @@ def test_bf16_precision_is_close_to_float32_and_fp16_needs_cuda(srsci, bundle, t
     result = srsci("upscale", str(sample_path("hdf")), str(tmp_path / "x.ome.zarr"),
                    "--precision", "fp16", *common, check_rc=2)  # fmt: skip
     assert "fp16 inference needs a CUDA device" in result.stderr
+
+
+def test_ome_tiff_input_keeps_physical_pixel_sizes(srsci, tmp_path):
+    import tifffile
+
+    source = tmp_path / "cells.ome.tif"
+    image = np.random.default_rng(0).random((2, 40, 48), dtype=np.float32)
+    tifffile.imwrite(
+        source, image, ome=True,
+        metadata={"axes": "ZYX", "PhysicalSizeX": 0.13, "PhysicalSizeY": 0.13,
+                  "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm"},
+    )  # fmt: skip
+    out = tmp_path / "cells_x2.ome.zarr"
+    srsci("upscale", str(source), str(out), "--scale", "2", "--chunk", "16", "--no-progress")
+    result = open_array(out)
+    assert result.data.shape == (2, 80, 96) and result.meta.axes == "zyx"
+    assert result.meta.pixel_sizes["x"].value == pytest.approx(0.065)
+    assert result.meta.pixel_sizes["y"].value == pytest.approx(0.065)
+    assert result.data.chunksize[-2:] == (32, 32)  # output chunks = input chunks x s
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["float32", "bf16", "fp16"])
+def test_cuda_upscale_matches_cpu(srsci, bundle, tmp_path, precision):
+    cpu, gpu = tmp_path / "cpu.ome.zarr", tmp_path / "gpu.ome.zarr"
+    common = ["--model", str(bundle), "--chunk", "64", "--no-progress"]
+    srsci("upscale", str(sample_path("hdf")), str(cpu), "--device", "cpu", *common)
+    srsci("upscale", str(sample_path("hdf")), str(gpu), "--device", "cuda",
+          "--precision", precision, *common)  # fmt: skip
+    a, b = open_array(cpu).data.compute(), open_array(gpu).data.compute()
+    tolerance = 1e-4 if precision == "float32" else 0.02
+    assert np.max(np.abs(a - b)) <= tolerance * float(a.max() - a.min())
