@@ -47,6 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="float32",
         help="inference precision (fp16 needs CUDA)",
     )
+    parser.add_argument(
+        "--band-mb",
+        type=float,
+        default=32.0,
+        help="output MB computed per band of chunk rows (32); the unit of --resume",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--resume", action="store_true", help="continue a killed run (Zarr output)")
     parser.add_argument("--no-progress", action="store_true")
@@ -71,6 +77,7 @@ def _config(args: argparse.Namespace, input_path: str, output_path: str) -> Any:
         resume=args.resume,
         tta=args.tta,
         precision=args.precision,
+        band_bytes=max(1, int(args.band_mb * 2**20)),
         progress=not args.no_progress,
     )
 

@@ -68,6 +68,9 @@ class UpscaleConfig:
         mean).
     precision : {"float32", "bf16", "fp16"}
         Inference precision (bf16 on CPU or CUDA, fp16 on CUDA; channels-last on CUDA).
+    band_bytes : int
+        Output bytes computed per band of chunk rows (at least one chunk row).  Larger
+        bands keep more workers busy; smaller bands make ``--resume`` lose less work.
     progress : bool
         Show a progress bar.
     """
@@ -85,6 +88,7 @@ class UpscaleConfig:
     resume: bool = False
     tta: bool = False
     precision: str = "float32"
+    band_bytes: int = 32 * 2**20
     progress: bool = True
 
 
@@ -204,7 +208,7 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         upscaled = upscale_lazy(model, image.data, normalizer, device=device)
     options: dict[str, Any] = {}
     if kind == "zarr":
-        options = {"progress": config.progress, "resume": True, "band_bytes": 1}
+        options = {"progress": config.progress, "resume": True, "band_bytes": config.band_bytes}
     with dask_scheduler(config.scheduler, slurm_config=config.slurm_config) as where:
         write_array(output, upscaled, meta, overwrite=config.overwrite, **options)
     journal.unlink(missing_ok=True)

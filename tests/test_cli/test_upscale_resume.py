@@ -16,7 +16,8 @@ from srgan_sci.models.generator import MSRResNet
 
 def _command(source, out, bundle, *extra):
     return [sys.executable, "-m", "srgan_sci.cli.main", "upscale", str(source), str(out),
-            "--model", str(bundle), "--chunk", "64", "--no-progress", *extra]  # fmt: skip
+            "--model", str(bundle), "--chunk", "64", "--band-mb", "0", "--no-progress",
+            *extra]  # fmt: skip
 
 
 def test_sigkill_then_resume_is_bit_identical(srsci, tmp_path):
@@ -47,7 +48,7 @@ def test_sigkill_then_resume_is_bit_identical(srsci, tmp_path):
     assert 2 <= done_before < 8
 
     srsci("upscale", str(source), str(out), "--model", str(bundle), "--chunk", "64",
-          "--no-progress", "--resume")  # fmt: skip
+          "--band-mb", "0", "--no-progress", "--resume")  # fmt: skip
     np.testing.assert_array_equal(open_array(out).data.compute(), open_array(whole).data.compute())
     assert not (tmp_path / ".resumed.ome.zarr.partial").exists()
     assert not (tmp_path / ".resumed.ome.zarr.resume.json").exists()

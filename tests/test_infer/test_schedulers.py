@@ -125,7 +125,8 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(srsci, tmp_path):
 
     source = tmp_path / "field.fits"
     fits.writeto(source, render_scene("galaxies", (512, 512), seed=2))
-    common = {"input": str(source), "model": "lanczos", "scale": 2, "chunk": 32, "progress": False}
+    common = {"input": str(source), "model": "lanczos", "scale": 2, "chunk": 32, "band_bytes": 1}
+    common["progress"] = False
     upscale_file(UpscaleConfig(output=str(tmp_path / "threads.ome.zarr"), **common))
     journal = tmp_path / ".killed.ome.zarr.partial" / ".srsci-bands" / "0"
     with (
