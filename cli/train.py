@@ -74,8 +74,11 @@ def run(args: argparse.Namespace) -> int:
     options |= {k: v for k, v in flags.items() if v is not None}
     if "out" not in options:
         raise ValueError("--out is required (or `out` in the --config file)")
-    if options.get("data") and options.get("hr") and args.data:
-        options.pop("hr")
+    # a data source given on the command line replaces the other one from the TOML
+    if args.data:
+        options.pop("hr", None)
+    if args.hr:
+        options.pop("data", None)
     config = TrainConfig.from_dict(options)
     result = train(config, resume=args.resume, stop_at=args.stop_at)
     if result.bundle is not None:
