@@ -163,9 +163,9 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     """Upscale ``config.input`` into ``config.output`` and return a summary."""
     import torch
 
+    from srgan_sci.devices import resolve_device
     from srgan_sci.infer.precision import ReducedPrecision
     from srgan_sci.infer.tiling import upscale_lazy
-    from srgan_sci.training.distributed import resolve_device
 
     output = Path(config.output)
     kind = detect_format(output)

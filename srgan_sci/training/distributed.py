@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from srgan_sci.devices import resolve_device
+
 
 @dataclass(frozen=True)
 class Distributed:
@@ -35,17 +37,6 @@ class Distributed:
     def active(self) -> bool:
         """True when more than one process takes part."""
         return self.world_size > 1
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> the local CUDA device if there is one, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda requested but no CUDA device is available")
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
 
 
 def setup(device_name: str) -> Distributed:
