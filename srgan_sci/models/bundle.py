@@ -242,6 +242,11 @@ def load_bundle(
     return generator.to(device).eval(), metadata
 
 
+def read_bundle_metadata(directory: str | Path) -> BundleMetadata:
+    """The metadata of a bundle, without reading its weights (no torch work)."""
+    return BundleMetadata.from_dict(_read_record(Path(directory))["metadata"])
+
+
 def _read_record(directory: Path) -> dict[str, Any]:
     """Read and check the structure of ``model.json`` in ``directory``."""
     if not directory.exists():

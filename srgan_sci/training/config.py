@@ -21,8 +21,9 @@ class TrainConfigError(SrsciError, ValueError):
 class TrainConfig:
     """Options of one training run.
 
-    Data comes either from a pairs dataset (``data``, made by ``srsci simulate``) or from
-    HR images degraded on the fly once at start-up (``hr`` + ``preset`` [+ ``scale``]).
+    Data comes either from pairs datasets (``data``, made by ``srsci simulate``: one path,
+    or several with the same scale, e.g. two instrument presets mixed) or from HR images
+    degraded on the fly once at start-up (``hr`` + ``preset`` [+ ``scale``]).
 
     Phases: ``pretrain`` optimises the pixel loss only (the PSNR-oriented model);
     ``gan`` fine-tunes with pixel + perceptual + adversarial losses (``weights``, ESRGAN
@@ -34,7 +35,7 @@ class TrainConfig:
     """
 
     out: str
-    data: str | None = None
+    data: str | tuple[str, ...] | None = None
     hr: tuple[str, ...] = ()
     preset: str = "ground-seeing"
     scale: int | None = None
@@ -90,6 +91,13 @@ class TrainConfig:
             raise TrainConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
     @property
+    def data_paths(self) -> tuple[str, ...]:
+        """The pairs datasets to train on (empty when training from ``hr`` images)."""
+        if not self.data:
+            return ()
+        return (self.data,) if isinstance(self.data, str) else tuple(self.data)
+
+    @property
     def total_steps(self) -> int:
         """Steps over all phases of this run."""
         return self.steps_in("pretrain") + self.steps_in("gan")
@@ -104,6 +112,8 @@ class TrainConfig:
         """Plain-JSON dictionary (stored in checkpoints and bundles)."""
         data = asdict(self)
         data["hr"] = list(self.hr)
+        if isinstance(self.data, tuple):
+            data["data"] = list(self.data)
         return data
 
     @classmethod
@@ -118,6 +128,8 @@ class TrainConfig:
             values["weights"] = LossWeights(**values["weights"])
         if "hr" in values:
             values["hr"] = tuple(values["hr"])
+        if isinstance(values.get("data"), list):
+            values["data"] = tuple(values["data"])
         return cls(**values)
 
     def with_overrides(self, **changes: Any) -> TrainConfig:

@@ -40,7 +40,7 @@ from srgan_sci.models.generator import build_generator
 from srgan_sci.patches import PatchSampler, open_pair_sources, sources_from_hr_images
 from srgan_sci.patches import validation_patches as make_validation_patches
 from srgan_sci.training import distributed
-from srgan_sci.training.config import TrainConfig
+from srgan_sci.training.config import TrainConfig, TrainConfigError
 from srgan_sci.training.state import (
     CHECKPOINT_NAME,
     learning_rate,
@@ -96,7 +96,7 @@ def _train(
     run_dir.mkdir(parents=True, exist_ok=True)
 
     # ---- data --------------------------------------------------------------------------
-    train_sources, val_sources, spec = _load_data(config)
+    train_sources, val_sources, specs = _load_data(config)
     scale = train_sources[0].scale
     sampler = PatchSampler(
         train_sources,
@@ -295,8 +295,9 @@ def _train(
             in_channels=channels,
             out_channels=channels,
             normalizer=train_sources[0].normalizer.to_dict(),
-            degradation=spec.to_dict() if spec else None,
+            degradation=specs[0].to_dict(),
             training={
+                "degradations": [spec.to_dict() for spec in specs],
                 "steps": total,
                 "phases": {"pretrain": pretrain_steps, "gan": config.steps_in("gan")},
                 "world_size": env.world_size,
@@ -330,13 +331,23 @@ def validate(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, 
     return result
 
 
-def _load_data(config: TrainConfig) -> tuple[list, list, DegradationSpec | None]:
-    """Train and validation patch sources, and the degradation they simulate."""
+def _load_data(config: TrainConfig) -> tuple[list, list, list[DegradationSpec]]:
+    """Train and validation patch sources, and the degradations they simulate."""
     if config.data:
         options = {"channel_axis": config.channel_axis}
-        train_sources, attrs = open_pair_sources(config.data, "train", config.normalizer, **options)
-        val_sources, _ = open_pair_sources(config.data, "val", config.normalizer, **options)
-        return train_sources, val_sources, DegradationSpec.from_dict(attrs["spec"])
+        train_sources, val_sources, specs = [], [], []
+        for path in config.data_paths:
+            train, attrs = open_pair_sources(path, "train", config.normalizer, **options)
+            val, _ = open_pair_sources(path, "val", config.normalizer, **options)
+            train_sources += train
+            val_sources += val
+            specs.append(DegradationSpec.from_dict(attrs["spec"]))
+        scales = sorted({spec.scale for spec in specs})
+        if len(scales) > 1:
+            raise TrainConfigError(
+                f"the pairs datasets mix scales {scales}; train one model per scale"
+            )
+        return train_sources, val_sources, specs
     from srgan_sci.io import open_array
 
     spec = preset(config.preset).with_overrides(scale=config.scale)
@@ -349,7 +360,7 @@ def _load_data(config: TrainConfig) -> tuple[list, list, DegradationSpec | None]
         normalizer=config.normalizer,
         channel_axis=config.channel_axis,
     )
-    return train_sources, val_sources, spec
+    return train_sources, val_sources, [spec]
 
 
 def _tensorboard(run_dir: Path) -> Any:

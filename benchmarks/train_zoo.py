@@ -1,0 +1,77 @@
+"""Train a bundled default model from its recipe: ``python -m benchmarks.train_zoo NAME``.
+
+The recipe ``srgan_sci/zoo/recipes/NAME.toml`` holds every ``srsci train`` option plus a
+list of ``[[simulate]]`` runs that make its training data (synthetic scenes only).  This
+script runs those simulations into ``--work`` (default ``zoo-work/``), trains, and stores
+the EMA generator with float16 weights in ``srgan_sci/zoo/NAME/`` (``--install``).
+
+Equivalent shell commands, for one simulate entry and the training::
+
+    srsci simulate --scene galaxies --preset ground-seeing --size 2048 --seed 41 \
+        --out zoo-work/astro-x4/pairs-0.zarr
+    srsci train --config srgan_sci/zoo/recipes/astro-x4.toml \
+        --data zoo-work/astro-x4/pairs-0.zarr ... --out zoo-work/astro-x4/run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from srgan_sci.models.bundle import load_bundle, save_bundle
+from srgan_sci.simulate import SimulateConfig, simulate_pairs
+from srgan_sci.training.config import TrainConfig, load_toml
+from srgan_sci.training.loop import train
+from srgan_sci.zoo import RECIPES_DIR, ZOO_DIR
+
+
+def simulate_data(name: str, runs: list[dict], work: Path) -> list[str]:
+    """Make (or reuse) the pairs datasets of a recipe; returns their paths."""
+    paths = []
+    for index, options in enumerate(runs):
+        out = work / f"pairs-{index}.zarr"
+        if not out.exists():
+            simulate_pairs(SimulateConfig(out=str(out), progress=False, **options))
+        paths.append(str(out))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Simulate, train and install one zoo model."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="recipe name, e.g. astro-x4")
+    parser.add_argument("--work", default="zoo-work", help="folder for data and the run")
+    parser.add_argument("--steps", type=int, help="override pretrain_steps (smoke runs)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    parser.add_argument(
+        "--install", action="store_true", help="copy the result into srgan_sci/zoo/NAME"
+    )
+    args = parser.parse_args(argv)
+
+    options = load_toml(RECIPES_DIR / f"{args.name}.toml")
+    runs = options.pop("simulate")
+    work = Path(args.work) / args.name
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    options["data"] = simulate_data(args.name, runs, work)
+    options["out"] = str(work / "run")
+    options["progress"] = False
+    if args.steps is not None:
+        options["pretrain_steps"] = args.steps
+    config = TrainConfig.from_dict(options)
+    result = train(config, resume=args.resume)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"name": args.name, "seconds": round(seconds, 1), **(result.last_validation or {})}))
+    if args.install and result.bundle is not None:
+        generator, metadata = load_bundle(result.bundle)
+        training = dict(metadata.training) | {"recipe": f"srgan_sci/zoo/recipes/{args.name}.toml",
+                                               "simulate": runs, "wall_seconds": round(seconds, 1)}
+        metadata = type(metadata)(**{**metadata.__dict__, "training": training, "name": args.name})
+        target = save_bundle(ZOO_DIR / args.name, generator, metadata, half=True, overwrite=True)
+        print(f"installed {target}")
+
+
+if __name__ == "__main__":
+    main()
