@@ -63,11 +63,15 @@ def main(argv: list[str] | None = None) -> None:
     config = TrainConfig.from_dict(options)
     result = train(config, resume=args.resume)
     seconds = time.perf_counter() - started
-    print(json.dumps({"name": args.name, "seconds": round(seconds, 1), **(result.last_validation or {})}))
+    summary = {"name": args.name, "seconds": round(seconds, 1), **(result.last_validation or {})}
+    print(json.dumps(summary))
     if args.install and result.bundle is not None:
         generator, metadata = load_bundle(result.bundle)
-        training = dict(metadata.training) | {"recipe": f"srgan_sci/zoo/recipes/{args.name}.toml",
-                                               "simulate": runs, "wall_seconds": round(seconds, 1)}
+        training = dict(metadata.training) | {
+            "recipe": f"srgan_sci/zoo/recipes/{args.name}.toml",
+            "simulate": runs,
+            "wall_seconds": round(seconds, 1),
+        }
         metadata = type(metadata)(**{**metadata.__dict__, "training": training, "name": args.name})
         target = save_bundle(ZOO_DIR / args.name, generator, metadata, half=True, overwrite=True)
         print(f"installed {target}")

@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from srgan_sci import __version__
-from srgan_sci.cli import info, simulate, train, upscale
+from srgan_sci.cli import demo, evaluate, info, models, simulate, train, upscale
 from srgan_sci.errors import SrsciError
 
 EXIT_USAGE = 2
-COMMANDS = (info, simulate, train, upscale)
+COMMANDS = (demo, info, simulate, train, upscale, evaluate, models)
 
 
 class OneLineParser(argparse.ArgumentParser):

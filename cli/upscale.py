@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -29,7 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="average 8 flips/rotations; add their spread as an uncertainty channel",
     )
     parser.add_argument(
-        "--model", default="bicubic", help="bicubic, lanczos or a model bundle folder (bicubic)"
+        "--model",
+        help="model name (`srsci models`), bundle folder, bicubic or lanczos "
+        "(default: astro-x4 for FITS, fluo-x4 or fluo-x2 for TIFF/Zarr)",
     )
     parser.add_argument("--scale", type=int, help="factor (required for baselines)")
     parser.add_argument("--chunk", type=int, default=512, help="input tile side (512)")
@@ -91,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if not (args.input and args.output):
         raise ValueError("give INPUT and OUTPUT, or --batch GLOB... --out-dir DIR")
     summary = upscale_file(_config(args, args.input, args.output))
+    if "model_choice" in summary:
+        print(summary["model_choice"], file=sys.stderr)
     shape_in, shape_out = tuple(summary["input_shape"]), tuple(summary["output_shape"])
     print(f"{summary['input']} {shape_in} -> {summary['output']} {shape_out} ({summary['model']})")
     return 0

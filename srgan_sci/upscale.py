@@ -20,6 +20,7 @@ from srgan_sci.infer.schedulers import dask_scheduler, parse_scheduler
 from srgan_sci.io import detect_format, open_array, upscaled_metadata, write_array
 from srgan_sci.io.api import partial_path
 from srgan_sci.normalize import fit_asinh, fit_percentile, normalizer_from_dict
+from srgan_sci.zoo import default_model
 
 BASELINES = ("bicubic", "lanczos")
 
@@ -39,8 +40,11 @@ class UpscaleConfig:
     output : str
         Output path; ``.zarr``/``.ome.zarr`` (default choice, out of core), ``.fits`` or
         ``.tif`` (results that fit in memory).
-    model : str
-        ``bicubic``, ``lanczos`` or the path of a model bundle from ``srsci train``.
+    model : str, optional
+        ``bicubic``, ``lanczos``, a bundled or user model name (``srsci models``) or the
+        path of a model bundle from ``srsci train``; ``None`` picks the bundled default
+        for the input (FITS: ``astro-x4``; TIFF/Zarr: ``fluo-x4``, or ``fluo-x2`` at
+        ``--scale 2``).
     scale : int or None
         Upscale factor; required for baselines, checked against a bundle's.
     chunk : int
@@ -77,7 +81,7 @@ class UpscaleConfig:
 
     input: str
     output: str
-    model: str = "bicubic"
+    model: str | None = None
     scale: int | None = None
     chunk: int = 512
     normalizer: str = "auto"
@@ -104,8 +108,9 @@ def load_model(name: str, scale: int | None, device: Any) -> tuple[Any, dict[str
         module = BicubicModel(scale) if name == "bicubic" else LanczosModel(scale)
         return module.to(device).eval(), {"model": name, "scale": scale}
     from srgan_sci.models.bundle import load_bundle
+    from srgan_sci.zoo import resolve_model
 
-    generator, metadata = load_bundle(name, device=torch.device(device))
+    generator, metadata = load_bundle(resolve_model(name), device=torch.device(device))
     if scale is not None and scale != metadata.scale:
         raise UpscaleError(
             f"--scale {scale} does not match the model's scale {metadata.scale}; "
@@ -125,7 +130,9 @@ def _model_identity(name: str) -> str:
     """Baseline name, or the sha256 of a bundle's weights as recorded in its model.json."""
     if name in BASELINES:
         return name
-    record = Path(name) / "model.json"
+    from srgan_sci.zoo import resolve_model
+
+    record = resolve_model(name) / "model.json"
     try:
         return json.loads(record.read_text())["weights"]["sha256"]
     except (OSError, ValueError, KeyError):
@@ -177,7 +184,13 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     parse_scheduler(config.scheduler)
     image = open_array(config.input, chunks=config.chunk)
     device = resolve_device(config.device)
-    model, description = load_model(config.model, config.scale, device)
+    model_name = config.model or default_model(image.meta.format, config.scale)
+    model, description = load_model(model_name, config.scale, device)
+    if config.model is None:
+        description["model_choice"] = (
+            f"no --model given: {model_name}, the bundled default for "
+            f"{image.meta.format.upper()} input"
+        )
     if config.precision != "float32":
         try:
             model = ReducedPrecision(model, config.precision, torch.device(device))
@@ -189,7 +202,7 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         "input": image.meta.source,
         "shape": list(image.data.shape),
         "chunk": config.chunk,
-        "model": _model_identity(config.model),
+        "model": _model_identity(model_name),
         "scale": scale,
         "normalizer": config.normalizer,
         "tta": config.tta,

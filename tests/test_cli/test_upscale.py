@@ -28,7 +28,18 @@ def test_fits_upscale_keeps_wcs_units_and_nans(srsci, tmp_path):
         data[100:110, 50:60] = np.nan
         fits.writeto(source, data, header)
     out = tmp_path / "up.fits"
-    srsci("upscale", str(source), str(out), "--scale", "2", "--chunk", "64", "--no-progress")
+    srsci(
+        "upscale",
+        str(source),
+        str(out),
+        "--model",
+        "bicubic",
+        "--scale",
+        "2",
+        "--chunk",
+        "64",
+        "--no-progress",
+    )
     with fits.open(out) as hdul:
         result, new_header = hdul[0].data, hdul[0].header
     assert result.shape == (512, 512) and new_header["BUNIT"] == "adu"
@@ -61,7 +72,7 @@ def test_bundle_upscale_to_ome_zarr_equals_untiled_result(srsci, bundle, tmp_pat
     [
         (["--model", "bicubic"], "--scale is required"),
         (["--scale", "3", "--model", "BUNDLE"], "does not match the model's scale 2"),
-        (["--scale", "2", "--chunk", "2"], "smaller than 2 x halo"),
+        (["--model", "bicubic", "--scale", "2", "--chunk", "2"], "smaller than 2 x halo"),
         (["--model", "PICKLE"], "pickle"),
     ],
 )
@@ -82,7 +93,16 @@ def test_upscale_bad_input_is_one_line_error(srsci, bundle, tmp_path, extra, mes
 def test_upscale_refuses_to_overwrite(srsci, tmp_path):
     out = tmp_path / "exists.fits"
     out.write_bytes(b"user data")
-    result = srsci("upscale", str(sample_path("hdf")), str(out), "--scale", "2", check_rc=2)
+    result = srsci(
+        "upscale",
+        str(sample_path("hdf")),
+        str(out),
+        "--model",
+        "bicubic",
+        "--scale",
+        "2",
+        check_rc=2,
+    )
     assert "--overwrite" in result.stderr and out.read_bytes() == b"user data"
 
 
@@ -124,7 +144,18 @@ def test_ome_tiff_input_keeps_physical_pixel_sizes(srsci, tmp_path):
                   "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm"},
     )  # fmt: skip
     out = tmp_path / "cells_x2.ome.zarr"
-    srsci("upscale", str(source), str(out), "--scale", "2", "--chunk", "16", "--no-progress")
+    srsci(
+        "upscale",
+        str(source),
+        str(out),
+        "--model",
+        "bicubic",
+        "--scale",
+        "2",
+        "--chunk",
+        "16",
+        "--no-progress",
+    )
     result = open_array(out)
     assert result.data.shape == (2, 80, 96) and result.meta.axes == "zyx"
     assert result.meta.pixel_sizes["x"].value == pytest.approx(0.065)

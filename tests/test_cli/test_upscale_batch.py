@@ -27,7 +27,7 @@ def test_batch_records_failures_and_a_rerun_continues(srsci, tmp_path):
     (inputs / "broken.fits").write_text("not a FITS file")
     out = tmp_path / "out"
     args = ["upscale", "--batch", str(inputs / "*.fits"), "--out-dir", str(out),
-            "--scale", "2", "--chunk", "16", "--no-progress"]  # fmt: skip
+            "--model", "bicubic", "--scale", "2", "--chunk", "16", "--no-progress"]  # fmt: skip
     first = srsci(*args, check_rc=1)
     assert "2 done, 1 failed" in first.stdout
     manifest = json.loads((out / "manifest.json").read_text())

@@ -59,9 +59,11 @@ def test_resume_refuses_a_different_job_and_fits_output(srsci, tmp_path):
     fits.writeto(source, np.ones((64, 64), np.float32))
     journal = tmp_path / ".out.ome.zarr.resume.json"
     journal.write_text('{"job": {"input": "other"}, "normalizer": {}}')
-    result = srsci("upscale", str(source), str(tmp_path / "out.ome.zarr"), "--scale", "2",
+    result = srsci("upscale", str(source), str(tmp_path / "out.ome.zarr"),
+                   "--model", "bicubic", "--scale", "2",
                    "--resume", check_rc=2)  # fmt: skip
     assert "records a different run" in result.stderr
-    result = srsci("upscale", str(source), str(tmp_path / "out.fits"), "--scale", "2",
+    result = srsci("upscale", str(source), str(tmp_path / "out.fits"),
+                   "--model", "bicubic", "--scale", "2",
                    "--resume", check_rc=2)  # fmt: skip
     assert "--resume needs a Zarr" in result.stderr

@@ -11,7 +11,8 @@ from srgan_sci.workflows import sample_path
 
 
 def _upscale(srsci, out, *scheduler):
-    srsci("upscale", str(sample_path("hdf")), str(out), "--scale", "2", "--chunk", "64",
+    srsci("upscale", str(sample_path("hdf")), str(out),
+          "--model", "bicubic", "--scale", "2", "--chunk", "64",
           "--no-progress", *scheduler)  # fmt: skip
     return open_array(out).data.compute()
 
@@ -48,7 +49,8 @@ def test_local_cluster_gives_the_threads_result_bit_for_bit(srsci, tmp_path):
 
 def test_unreachable_cluster_is_a_one_line_error(srsci, tmp_path):
     out = tmp_path / "x.ome.zarr"
-    result = srsci("upscale", str(sample_path("hdf")), str(out), "--scale", "2",
+    result = srsci("upscale", str(sample_path("hdf")), str(out),
+                   "--model", "bicubic", "--scale", "2",
                    "--scheduler", "tcp://127.0.0.1:9", check_rc=2)  # fmt: skip
     assert result.stderr.count("\n") == 1 and "cannot reach dask scheduler" in result.stderr
     assert not out.exists()
@@ -97,13 +99,25 @@ def test_time_lapse_zarr_is_upscaled_plane_by_plane(srsci, tmp_path):
     meta = ImageMetadata(source="movie", format="zarr", axes="tyx", dtype_on_disk="float32")
     source = write_array(tmp_path / "movie.ome.zarr", movie, meta)
     out = tmp_path / "movie_x2.ome.zarr"
-    srsci("upscale", str(source), str(out), "--scale", "2", "--chunk", "16", "--no-progress")
+    srsci(
+        "upscale",
+        str(source),
+        str(out),
+        "--model",
+        "bicubic",
+        "--scale",
+        "2",
+        "--chunk",
+        "16",
+        "--no-progress",
+    )
     result = open_array(out)
     assert result.meta.axes == "tyx" and result.data.shape == (3, 80, 96)
     frames = result.data.compute()
     single = tmp_path / "frame1.ome.zarr"
     write_array(tmp_path / "f1.ome.zarr", movie[1], meta.with_updates(axes="yx"))
-    srsci("upscale", str(tmp_path / "f1.ome.zarr"), str(single), "--scale", "2", "--chunk", "16",
+    srsci("upscale", str(tmp_path / "f1.ome.zarr"), str(single),
+          "--model", "bicubic", "--scale", "2", "--chunk", "16",
           "--normalizer", "percentile", "--no-progress")  # fmt: skip
     # frames share one normaliser fitted on the whole movie, so compare shapes of the signal
     np.testing.assert_allclose(
