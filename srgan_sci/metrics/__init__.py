@@ -2,8 +2,8 @@
 
 Everything here is numpy/dask only.  Source photometry and astrometry (photutils) live
 in :mod:`srgan_sci.metrics.astro`, imported on demand.  The tensor versions used during
-training live in :mod:`srgan_sci.metrics.torch_metrics`, which is not imported here so that this package
-never imports torch.
+training live in :mod:`srgan_sci.metrics.torch_metrics`, which is not imported here so
+that this package never imports torch.
 """
 
 from srgan_sci.metrics.care import affine_fit, care_metrics, percentile_normalize

@@ -2,7 +2,7 @@
 
 In a notebook, a :class:`Report` or :class:`MetricsTable` displays as an HTML table::
 
-    from srgan_sci.evaluate import evaluate_arrays
+    from srgan_sci.compare import evaluate_arrays
     report = evaluate_arrays(truth, {"SR": sr}, lr=lr, spec=spec)
     report.table          # rich table in Jupyter
 """

@@ -1,0 +1,33 @@
+"""Smoke test of the zoo model-card evaluation (``benchmarks.model_cards``) on one small case."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not installed
+
+model_cards = pytest.importorskip("benchmarks.model_cards")
+
+
+def test_astro_model_beats_bicubic_on_a_small_star_field():
+    from srgan_sci.degrade.scenes import render_scene
+    from srgan_sci.models.bundle import read_bundle_metadata
+    from srgan_sci.upscale import load_model
+    from srgan_sci.zoo import resolve_model
+
+    metadata = read_bundle_metadata(resolve_model("astro-x4"))
+    model, _ = load_model("astro-x4", None, "cpu")
+    spec = model_cards.trained_specs(metadata)[0]
+    hr = render_scene("stars", (256, 256), seed=1000)
+
+    scores = model_cards.evaluate_case(model, metadata.normalizer["kind"], spec, hr)
+
+    assert set(scores) == set(model_cards.METHODS)
+    keys = {"psnr", "ssim", "care_psnr", "care_ssim", "frc_resolution", "psnr_normalized"}
+    for method in model_cards.METHODS:
+        assert set(scores[method]) == keys
+        assert all(isinstance(v, float) for v in scores[method].values())
+    assert scores["model"]["psnr"] > scores["bicubic"]["psnr"]
+    rows = [{"image": "stars 1000", "set": "real", "scores": scores}]
+    assert set(model_cards.goal_check(rows)) >= {"met", "psnr_gain_over_bicubic_db"}
