@@ -1,4 +1,4 @@
-"""Render ``srgan_sci/zoo/NAME/MODEL_CARD.md`` from a :mod:`benchmarks.model_cards` result.
+"""Tables, result files and ``srgan_sci/zoo/NAME/MODEL_CARD.md`` from :mod:`benchmarks.model_cards`.
 
 Every number in a card comes either from the bundle's ``model.json`` (training summary) or
 from the measured evaluation result; nothing is typed in by hand.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks._machine import write_results
 from srgan_sci.models.bundle import read_bundle_metadata
 from srgan_sci.zoo import CARD_FILE, resolve_model
 
@@ -33,7 +34,8 @@ DOMAIN_TEXT = {
 
 def _triple(scores: dict[str, dict[str, float]], metric: str, fmt: str) -> str:
     """``model / bicubic / RL`` values of one metric, in the order the scores were made."""
-    return " / ".join(format(by_method[metric], fmt) for by_method in scores.values())
+    values = (by_method.get(metric, float("nan")) for by_method in scores.values())
+    return " / ".join(format(value, fmt) for value in values)
 
 
 def markdown_tables(result: dict[str, Any]) -> list[str]:
@@ -48,8 +50,8 @@ def markdown_tables(result: dict[str, Any]) -> list[str]:
             f"{', '.join(map(str, seeds))} ({result['synthetic']['size']}² HR)",
             "",
             "| image | set | PSNR (dB) | SSIM | CARE PSNR (dB) | CARE SSIM | FRC res. (HR px) "
-            "| PSNR norm. (dB) |",
-            "|---|---|---|---|---|---|---|---|",
+            "| PSNR norm. (dB) | flux ratio |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for row in entry["summary"]:
             s = row["scores"]
@@ -57,7 +59,7 @@ def markdown_tables(result: dict[str, Any]) -> list[str]:
                 f"| {row['image']} | {row['set']} | {_triple(s, 'psnr', '.2f')} | "
                 f"{_triple(s, 'ssim', '.3f')} | {_triple(s, 'care_psnr', '.2f')} | "
                 f"{_triple(s, 'care_ssim', '.3f')} | {_triple(s, 'frc_resolution', '.1f')} | "
-                f"{_triple(s, 'psnr_normalized', '.2f')} |"
+                f"{_triple(s, 'psnr_normalized', '.2f')} | {_triple(s, 'flux_ratio', '.3f')} |"
             )
         verdict = "met" if goal["met"] else "NOT met"
         lines += [
@@ -70,8 +72,17 @@ def markdown_tables(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def save_results(models: dict[str, Any], machine: dict[str, Any]) -> list[str]:
+    """Write ``results/model_cards.{json,md}`` for ``models``; returns the Markdown lines."""
+    lines = ["Noise seed, border crop and machine of each model's run are in the JSON.", ""]
+    for name in sorted(models):
+        lines += [f"## {name}", "", *markdown_tables(models[name])]
+    write_results("model_cards", {"machine": machine, "models": models}, lines)
+    return lines
+
+
 def _psf(psf: dict[str, Any]) -> str:
-    beta = f", beta {psf['beta']:g}" if psf.get("beta") is not None else ""
+    beta = f", beta {psf['beta']:g}" if psf["kind"] == "moffat" else ""
     return f"{psf['kind']} FWHM {psf['fwhm']:g} HR px{beta}"
 
 
@@ -168,16 +179,29 @@ def _failure_modes(result: dict[str, Any]) -> list[str]:
     ]
     for entry in result["degradations"]:
         for row in entry["summary"]:
-            s = row["scores"]
-            if row["set"] != "OOD" and s["model"]["psnr"] < s["bicubic"]["psnr"]:
-                lines.append(
-                    f"- Measured: on {row['image']} ({entry['spec']['name']}) linear PSNR is "
-                    f"below bicubic ({s['model']['psnr']:.2f} vs {s['bicubic']['psnr']:.2f} "
-                    f"dB) while PSNR in normalised units is {s['model']['psnr_normalized']:.2f} "
-                    f"vs {s['bicubic']['psnr_normalized']:.2f} dB: errors on the brightest "
-                    "pixels dominate the linear figure."
-                )
+            lines += _measured(row, entry["spec"]["name"])
     return [*lines, ""]
+
+
+def _measured(row: dict[str, Any], degradation: str) -> list[str]:
+    """Failure bullets from one table row: PSNR below bicubic, flux off by more than 5 %."""
+    model, bicubic = row["scores"]["model"], row["scores"]["bicubic"]
+    where = f"{row['image']} ({row['set']}, {degradation})"
+    lines = []
+    if model["psnr"] < bicubic["psnr"]:
+        normed = "higher" if model["psnr_normalized"] > bicubic["psnr_normalized"] else "not higher"
+        lines.append(
+            f"- Measured on {where}: PSNR below bicubic ({model['psnr']:.2f} vs "
+            f"{bicubic['psnr']:.2f} dB); in normalised units {normed} "
+            f"({model['psnr_normalized']:.2f} vs {bicubic['psnr_normalized']:.2f} dB)."
+        )
+    if abs(model["flux_ratio"] - 1) > 0.05:
+        lines.append(
+            f"- Measured on {where}: total flux off by {100 * (model['flux_ratio'] - 1):+.1f} % "
+            f"(bicubic {100 * (bicubic['flux_ratio'] - 1):+.1f} %): do not measure fluxes or "
+            "intensities on the output."
+        )
+    return lines
 
 
 def render_card(result: dict[str, Any]) -> str:

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._cards import markdown_tables, write_card
-from benchmarks._machine import RESULTS, machine_info, write_results
+from benchmarks._cards import save_results, write_card
+from benchmarks._machine import RESULTS, machine_info
 from srgan_sci.baselines import upscale_baseline
 from srgan_sci.degrade.chain import degrade
 from srgan_sci.degrade.scenes import render_scene
@@ -89,7 +89,7 @@ def trained_specs(metadata: Any) -> list[DegradationSpec]:
 
 
 def _scores(truth: np.ndarray, pred: np.ndarray, normalizer: Any, crop: int) -> dict[str, float]:
-    """PSNR/SSIM (truth's percentile range), CARE PSNR/SSIM, FRC and normalised PSNR."""
+    """PSNR/SSIM (truth's percentile range), CARE PSNR/SSIM, FRC, normalised PSNR, flux ratio."""
     table = metrics_table(truth, pred, data_range=default_data_range(truth), crop=crop)
     care = care_metrics(truth, pred, crop=crop)
     inner = (slice(crop, -crop or None),) * 2
@@ -102,6 +102,7 @@ def _scores(truth: np.ndarray, pred: np.ndarray, normalizer: Any, crop: int) -> 
         "care_ssim": care["care_ssim"],
         "frc_resolution": frc.resolution,
         "psnr_normalized": normed,
+        "flux_ratio": float(pred[inner].sum() / truth[inner].sum()),
     }
 
 
@@ -137,7 +138,8 @@ def evaluate_case(
     dict
         ``{method: scores}`` for ``"model"``, ``"bicubic"`` and ``"richardson-lucy"``,
         scores as in :func:`_scores` (``frc_resolution`` in HR pixels, FRC against the truth;
-        ``psnr_normalized`` in the model's normalised units, data range 1).
+        ``psnr_normalized`` in the model's normalised units, data range 1; ``flux_ratio`` the
+        summed prediction over the summed truth).
     """
     if normalizer_kind not in ("asinh", "percentile"):
         raise ValueError(f"normalizer_kind must be asinh or percentile, got {normalizer_kind!r}")
@@ -251,12 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     machine = machine_info()
     for name in names:
         models[name] = evaluate_model(name) | {"machine": machine}
+        lines = save_results(models, machine)  # after every model: a later failure loses nothing
         if args.write_cards:
             write_card(models[name])
-    lines = [f"Noise seed {NOISE_SEED}, border crop {CROP} HR px; per-model machine in JSON.", ""]
-    for name in sorted(models):
-        lines += [f"## {name}", "", *markdown_tables(models[name])]
-    write_results("model_cards", {"machine": machine, "models": models}, lines)
     print("\n".join(lines))
 
 

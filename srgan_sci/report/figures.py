@@ -1,8 +1,10 @@
 """PNG figures of an evaluation: image panels with zoomed crops, FRC curves, residual maps.
 
-Every function takes arrays and an output path, draws with matplotlib's Agg backend (no
-display needed) and returns the path.  All image panels of one figure share one display
-stretch, computed from the truth, so brightness differences between panels are real.
+Every function takes arrays and an output path, draws on a standalone
+:class:`matplotlib.figure.Figure` (no display needed, and pyplot's global backend is left
+alone, so inline plots in a notebook keep working) and returns the path.  All image
+panels of one figure share one display stretch, computed from the truth, so brightness
+differences between panels are real.
 """
 
 from __future__ import annotations
@@ -10,12 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from astropy.visualization import AsinhStretch, ImageNormalize
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 ZOOM_SIDE = 96
@@ -108,7 +107,8 @@ def panel_figure(
         panels.append((f"|{label} − truth|", error, ImageNormalize(vmin=0, vmax=top or 1.0)))
     y, x, side = zoom_box(truth)
     columns = len(panels)
-    figure, axes = plt.subplots(2, columns, figsize=(2.6 * columns, 5.4), squeeze=False)
+    figure = Figure(figsize=(2.6 * columns, 5.4))
+    axes = figure.subplots(2, columns, squeeze=False)
     for column, (title, image, panel_norm) in enumerate(panels):
         cmap = "magma" if title.startswith("|") else "gray"
         top_axis, zoom_axis = axes[0, column], axes[1, column]
@@ -127,7 +127,8 @@ def panel_figure(
 
 def frc_figure(path: str | Path, curves: dict[str, Any], threshold: float) -> Path:
     """FRC curves (``{label: FRCResult}``) against the truth, with the threshold line."""
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure = Figure(figsize=(6, 4))
+    axis = figure.subplots()
     for label, result in curves.items():
         axis.plot(
             result.frequency, result.correlation, label=f"{label} ({result.resolution:.2f} px)"
@@ -146,7 +147,8 @@ def frc_figure(path: str | Path, curves: dict[str, Any], threshold: float) -> Pa
 def residual_figure(path: str | Path, residuals: dict[str, np.ndarray], unit: str) -> Path:
     """Data-consistency residual maps (LR grid) of each method, with histograms."""
     columns = max(len(residuals), 1)
-    figure, axes = plt.subplots(2, columns, figsize=(3.2 * columns, 6), squeeze=False)
+    figure = Figure(figsize=(3.2 * columns, 6))
+    axes = figure.subplots(2, columns, squeeze=False)
     finite_all = [r[np.isfinite(r)] for r in residuals.values()]
     top = max((float(np.percentile(np.abs(f), 99)) for f in finite_all if f.size), default=1.0)
     for column, (label, residual) in enumerate(residuals.items()):
@@ -162,8 +164,7 @@ def residual_figure(path: str | Path, residuals: dict[str, np.ndarray], unit: st
     return _save(figure, path)
 
 
-def _save(figure: Any, path: str | Path) -> Path:
+def _save(figure: Figure, path: str | Path) -> Path:
     path = Path(path)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
