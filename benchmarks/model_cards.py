@@ -15,8 +15,8 @@ noise-free truth in the prediction's units (``hr_adu * s**2`` for sum binning, `
 for mean binning) after cropping :data:`CROP` HR pixels at every border.
 
 Run: ``python -m benchmarks.model_cards [NAMES...] [--write-cards]`` (writes
-``benchmarks/results/model_cards.{json,md}``; ``--write-cards`` also writes
-``srgan_sci/zoo/NAME/MODEL_CARD.md``).
+``benchmarks/results/model_cards.{json,md}``, keeping the previous results of models not
+named; ``--write-cards`` also writes ``srgan_sci/zoo/NAME/MODEL_CARD.md``).
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     names = args.names or [e.name for e in list_models() if e.source == "bundled"]
     previous = RESULTS / "model_cards.json"
     models = json.loads(previous.read_text())["models"] if previous.exists() else {}
-    machine = machine_info()
+    machine, lines = machine_info(), []
     for name in names:
         models[name] = evaluate_model(name) | {"machine": machine}
         lines = save_results(models, machine)  # after every model: a later failure loses nothing

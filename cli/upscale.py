@@ -36,7 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--scale", type=int, help="factor (required for baselines)")
     parser.add_argument("--chunk", type=int, default=512, help="input tile side (512)")
-    parser.add_argument("--normalizer", choices=("auto", "percentile", "asinh"), default="auto")
+    parser.add_argument(
+        "--normalizer",
+        choices=("auto", "percentile", "asinh"),
+        default="auto",
+        help="auto: as the model was trained (baselines: asinh for FITS, else percentile)",
+    )
     parser.add_argument(
         "--scheduler",
         default="threads",

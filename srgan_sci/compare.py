@@ -16,7 +16,7 @@ from srgan_sci.degrade.psf import render_psf
 from srgan_sci.degrade.spec import DegradationSpec
 from srgan_sci.errors import SrsciError
 from srgan_sci.metrics.care import care_metrics
-from srgan_sci.metrics.consistency import data_consistency, noise_sigma_lr
+from srgan_sci.metrics.consistency import data_consistency, lr_pedestal, noise_sigma_lr
 from srgan_sci.metrics.frc import fourier_ring_correlation
 from srgan_sci.metrics.image import default_data_range, metrics_table
 from srgan_sci.report import MetricsTable, Report, Section
@@ -86,7 +86,7 @@ def evaluate_arrays(
     for name in baselines:
         if lr is None:
             raise EvaluateError("baselines need the LR input (--lr)")
-        images[name] = upscale_baseline(name, lr, scale, spec)
+        images[name] = upscale_baseline(name, calibrated_lr(lr, spec), scale, spec)
     images |= {label: np.asarray(image, dtype=np.float32) for label, image in predictions.items()}
     for label, image in images.items():
         if image.shape != truth.shape:
@@ -131,6 +131,8 @@ def evaluate_arrays(
         notes.append(f"{crop} HR pixels cropped at every border.")
     sections: list[Section] = []
     residuals: dict[str, np.ndarray] = {}
+    if baselines and spec is not None and lr_pedestal(spec):
+        notes.append(pedestal_note(spec))
     if lr is not None and spec is not None:
         residuals = _consistency(rows, images, lr, spec, details)
         notes.append(
@@ -241,6 +243,24 @@ def _figures(
                 figure=path.name,
             ),
         )
+
+
+def calibrated_lr(lr: Any, spec: DegradationSpec | None) -> Any:
+    """``lr`` minus the calibration pedestal (bias, unsubtracted sky) the spec leaves in it.
+
+    Baselines interpolate this, so they share the truth's zero point, as the models do
+    (they learnt to map the LR readout to the pedestal-free truth).
+    """
+    pedestal = lr_pedestal(spec) if spec is not None else 0.0
+    return lr - np.float32(pedestal) if pedestal else lr
+
+
+def pedestal_note(spec: DegradationSpec) -> str:
+    """The report note saying which pedestal the baselines' LR had removed."""
+    return (
+        f"Baselines interpolate the LR minus the {lr_pedestal(spec):g} ADU pedestal (bias "
+        "and sky) the degradation leaves in it: the truth's zero point."
+    )
 
 
 def scale_of(hr_shape: tuple[int, ...], lr_shape: tuple[int, ...]) -> int:

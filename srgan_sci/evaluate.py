@@ -27,11 +27,18 @@ import numpy as np
 import zarr
 
 from srgan_sci.baselines import BASELINES, upscale_baseline_lazy
-from srgan_sci.compare import EvaluateError, evaluate_arrays, scale_of
+from srgan_sci.compare import (
+    EvaluateError,
+    calibrated_lr,
+    evaluate_arrays,
+    pedestal_note,
+    scale_of,
+)
 from srgan_sci.degrade.spec import DegradationSpec, preset
 from srgan_sci.errors import InvalidImageError, OutputExistsError
 from srgan_sci.io import open_array
 from srgan_sci.io.api import replace_atomically
+from srgan_sci.metrics.consistency import lr_pedestal
 from srgan_sci.metrics.image import default_data_range
 from srgan_sci.metrics.streaming import lazy_image_metrics
 from srgan_sci.report import Report
@@ -142,7 +149,8 @@ def evaluate_files(config: EvaluateConfig) -> Report:
         skipped.append(
             "Richardson–Lucy baseline skipped: no degradation known (pass --model or --preset)."
         )
-    full = {name: upscale_baseline_lazy(name, lr, scale, spec) for name in baselines}
+    calibrated = calibrated_lr(lr, spec) if lr is not None else None
+    full = {name: upscale_baseline_lazy(name, calibrated, scale, spec) for name in baselines}
     full[config.label] = pred
     data_range = config.data_range or default_data_range(sample_finite_values(truth))
     core = _core_metrics(truth, full, data_range, config)
@@ -192,6 +200,8 @@ def evaluate_files(config: EvaluateConfig) -> Report:
         if factor != 1.0:
             report.notes.append(f"Truth multiplied by {factor:g} into the prediction's units.")
         report.notes += skipped
+        if baselines and spec is not None and lr_pedestal(spec):
+            report.notes.append(pedestal_note(spec))
         if spec is None and lr is not None:
             report.notes.append(
                 "Data consistency not computed: no degradation known (pass --model or --preset)."

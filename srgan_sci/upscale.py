@@ -50,7 +50,8 @@ class UpscaleConfig:
     chunk : int
         Input chunk side (y, x) of the tiled computation.
     normalizer : {"auto", "percentile", "asinh"}
-        ``auto``: asinh for FITS (astronomy), percentile otherwise.
+        ``auto``: the kind the model was trained with (from its bundle); for the
+        bicubic/Lanczos baselines asinh for FITS (astronomy), percentile otherwise.
     scheduler : str
         ``threads`` (default), ``synchronous``, ``processes``, ``local:N`` (a
         ``distributed.LocalCluster`` of N workers on 127.0.0.1), ``tcp://host:port`` (an
@@ -116,13 +117,23 @@ def load_model(name: str, scale: int | None, device: Any) -> tuple[Any, dict[str
             f"--scale {scale} does not match the model's scale {metadata.scale}; "
             "omit --scale or pick a model trained for this factor"
         )
-    return generator, {"model": str(name), "scale": metadata.scale, "name": metadata.name}
+    trained_kind = (metadata.normalizer or {}).get("kind")
+    return generator, {
+        "model": str(name),
+        "scale": metadata.scale,
+        "name": metadata.name,
+        "normalizer_kind": trained_kind,
+    }
 
 
-def _fit(kind: str, image: Any) -> Any:
-    """Normaliser fitted once on the whole input (asinh for FITS under ``auto``)."""
+def _fit(kind: str, image: Any, trained_kind: str | None = None) -> Any:
+    """Normaliser fitted once on the whole input.
+
+    ``auto`` uses the kind the model was trained with (recorded in its bundle); for the
+    interpolation baselines, which have none, asinh for FITS and percentile otherwise.
+    """
     if kind == "auto":
-        kind = "asinh" if image.meta.format == "fits" else "percentile"
+        kind = trained_kind or ("asinh" if image.meta.format == "fits" else "percentile")
     return fit_asinh(image.data) if kind == "asinh" else fit_percentile(image.data)
 
 
@@ -212,7 +223,7 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     if normalizer is None:
         journal.unlink(missing_ok=True)
         shutil.rmtree(partial_path(output), ignore_errors=True)  # a stale unfinished run
-        normalizer = _fit(config.normalizer, image)
+        normalizer = _fit(config.normalizer, image, description.get("normalizer_kind"))
         journal.write_text(json.dumps({"job": job, "normalizer": normalizer.to_dict()}))
     meta = upscaled_metadata(image.meta, scale)
     if config.tta:

@@ -62,7 +62,8 @@ def execute(python3_kernel, tmp_path_factory):
 
 
 def _outputs(notebook):
-    return [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    return [output for cell in code for output in cell.outputs]
 
 
 def _text(notebook) -> str:

@@ -34,3 +34,15 @@ def test_unknown_model_is_a_one_line_error(srsci, tmp_path):
     result = srsci("upscale", str(sample_path("hdf")), str(tmp_path / "o.zarr"),
                    "--model", "no-such-model", check_rc=2)  # fmt: skip
     assert result.stderr.count("\n") == 1 and "srsci models" in result.stderr
+
+
+def test_auto_normalizer_is_the_one_the_model_was_trained_with(tmp_path):
+    from srgan_sci.upscale import UpscaleConfig, upscale_file
+
+    out = tmp_path / "o.zarr"
+    config = UpscaleConfig(input=str(sample_path("hdf")), output=str(out), model="fluo-x4",
+                           progress=False)  # fmt: skip
+    assert upscale_file(config)["normalizer"]["kind"] == "percentile"  # FITS, yet as trained
+    config = UpscaleConfig(input=str(sample_path("hdf")), output=str(tmp_path / "b.zarr"),
+                           model="bicubic", scale=2, progress=False)  # fmt: skip
+    assert upscale_file(config)["normalizer"]["kind"] == "asinh"
