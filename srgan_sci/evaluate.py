@@ -229,8 +229,9 @@ def resolve_spec(config: EvaluateConfig) -> tuple[DegradationSpec | None, str]:
     """The degradation to assume: bundle > preset > the truth's pairs dataset > none."""
     if config.model:
         from srgan_sci.models.bundle import read_bundle_metadata
+        from srgan_sci.zoo import resolve_model
 
-        degradation = read_bundle_metadata(config.model).degradation
+        degradation = read_bundle_metadata(resolve_model(config.model)).degradation
         if degradation:
             return DegradationSpec.from_dict(degradation), f"model {config.model}"
     if config.preset:

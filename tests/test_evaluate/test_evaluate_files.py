@@ -87,3 +87,14 @@ def test_truth_from_a_sum_binned_pairs_dataset_is_put_in_lr_units(tmp_path):
     assert report.details["degradation_source"] == "the truth's pairs dataset"
     direct = evaluate_arrays(truth, {"SR": truth})
     assert direct.table["SR"]["nrmse"] == 0.0
+
+
+def test_a_bundled_model_name_gives_the_degradation(moon_case, tmp_path):
+    paths = moon_case["paths"]
+    from srgan_sci.evaluate import resolve_spec
+
+    config = EvaluateConfig(pred=str(paths["pred"]), truth=str(paths["truth"]),
+                            out=str(tmp_path / "r"), model="fluo-x2")  # fmt: skip
+    spec, source = resolve_spec(config)
+    assert spec.scale == 2 and spec.name in ("widefield-lowlight", "confocal")
+    assert source == "model fluo-x2"
