@@ -8,12 +8,10 @@ from typing import Any
 
 def plot_history(history: list[dict[str, Any]], path: Path) -> Path:
     """Plot losses per step and validation PSNR (model vs bicubic) to ``path``."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: leaves a notebook's backend alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (loss_axis, psnr_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    loss_axis, psnr_axis = figure.subplots(1, 2)
     for key in ("g_pixel", "g", "d"):
         points = [(r["step"], r[key]) for r in history if key in r]
         if points:
@@ -30,5 +28,4 @@ def plot_history(history: list[dict[str, Any]], path: Path) -> Path:
     psnr_axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
