@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, help="override pretrain_steps (smoke runs)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
     parser.add_argument(
+        "--install-only", action="store_true", help="install the finished run in --work as is"
+    )
+    parser.add_argument(
         "--install", action="store_true", help="copy the result into srgan_sci/zoo/NAME"
     )
     args = parser.parse_args(argv)
@@ -61,6 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.steps is not None:
         options["pretrain_steps"] = args.steps
     config = TrainConfig.from_dict(options)
+    if args.install_only:
+        bundle = Path(options["out"]) / "model"
+        _install(args.name, bundle, runs, float(json.loads((bundle / "model.json").read_text())
+                 ["metadata"]["training"]["seconds_this_session"]))  # fmt: skip
+        return
     result = train(config, resume=args.resume)
     seconds = time.perf_counter() - started
     summary = {"name": args.name, "seconds": round(seconds, 1), **(result.last_validation or {})}
