@@ -66,23 +66,28 @@ def main(argv: list[str] | None = None) -> None:
     config = TrainConfig.from_dict(options)
     if args.install_only:
         bundle = Path(options["out"]) / "model"
-        _install(args.name, bundle, runs, float(json.loads((bundle / "model.json").read_text())
-                 ["metadata"]["training"]["seconds_this_session"]))  # fmt: skip
+        record = json.loads((bundle / "model.json").read_text())
+        _install(args.name, bundle, runs, record["metadata"]["training"]["seconds_this_session"])
         return
     result = train(config, resume=args.resume)
     seconds = time.perf_counter() - started
     summary = {"name": args.name, "seconds": round(seconds, 1), **(result.last_validation or {})}
     print(json.dumps(summary))
     if args.install and result.bundle is not None:
-        generator, metadata = load_bundle(result.bundle)
-        training = dict(metadata.training) | {
-            "recipe": f"srgan_sci/zoo/recipes/{args.name}.toml",
-            "simulate": runs,
-            "wall_seconds": round(seconds, 1),
-        }
-        metadata = type(metadata)(**{**metadata.__dict__, "training": training, "name": args.name})
-        target = save_bundle(ZOO_DIR / args.name, generator, metadata, half=True, overwrite=True)
-        print(f"installed {target}")
+        _install(args.name, result.bundle, runs, seconds)
+
+
+def _install(name: str, bundle: Path, runs: list[dict], seconds: float) -> None:
+    """Store a trained bundle as zoo model ``name`` with float16 weights and its recipe."""
+    generator, metadata = load_bundle(bundle)
+    training = dict(metadata.training) | {
+        "recipe": f"srgan_sci/zoo/recipes/{name}.toml",
+        "simulate": runs,
+        "wall_seconds": round(seconds, 1),
+    }
+    metadata = type(metadata)(**{**metadata.__dict__, "training": training, "name": name})
+    target = save_bundle(ZOO_DIR / name, generator, metadata, half=True, overwrite=True)
+    print(f"installed {target}")
 
 
 if __name__ == "__main__":
