@@ -53,6 +53,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--region", type=int, default=1024, help="side of the central analysis region (1024)"
     )
     parser.add_argument("--astro", action="store_true", help="add photometry and astrometry")
+    parser.add_argument(
+        "--pred-zero-point",
+        choices=("lr", "truth"),
+        default="lr",
+        help="lr: the prediction was upscaled from the raw LR (the degradation's pedestal is "
+        "removed before comparing); truth: it is already calibrated (lr)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(run=run)
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         label=args.label,
         region=args.region,
         astro=args.astro,
+        pred_zero_point=args.pred_zero_point,
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )

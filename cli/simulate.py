@@ -28,6 +28,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--psf", help="PSF override, e.g. moffat:fwhm=3,beta=3.5 or file:psf.fits")
     parser.add_argument("--photons", type=float, help="mean signal in e- per LR pixel")
     parser.add_argument("--read-noise", type=float, help="read noise in e- RMS")
+    parser.add_argument(
+        "--hr-psf",
+        help="PSF the HR input already has (real data), e.g. gaussian:fwhm=2; blur by the "
+        "kernel matching it to the target PSF",
+    )
+    parser.add_argument(
+        "--hr-noise",
+        metavar="SIGMA|auto",
+        help="white noise the HR input already has, sigma per HR pixel in input units, or "
+        "'auto' to estimate it; the read noise added is reduced accordingly",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of scene and noise (0)")
     parser.add_argument(
         "--val-fraction", type=float, default=0.1, help="LR rows held out per image (0.1)"
@@ -52,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         psf=args.psf,
         photons=args.photons,
         read_noise=args.read_noise,
+        hr_psf=args.hr_psf,
+        hr_noise=args.hr_noise,
         seed=args.seed,
         val_fraction=args.val_fraction,
         crop=args.crop,
@@ -62,5 +75,20 @@ def run(args: argparse.Namespace) -> int:
     spec = summary["spec"]
     for image in summary["images"]:
         print(f"{image['source']}: HR {tuple(image['hr_shape'])} -> LR {tuple(image['lr_shape'])}")
+        noise = image["noise"]
+        if noise["inherited_variance_adu2"] > 0:
+            print(
+                f"  HR noise sigma {noise['hr_sigma']:.4g} ({noise['hr_sigma_from']}) brings "
+                f"{noise['inherited_variance_adu2']:.4g} ADU^2 per LR pixel; read-noise "
+                f"variance added {noise['added_read_variance_adu2']:.4g} "
+                f"of {noise['target_read_variance_adu2']:.4g}"
+            )
+    if "psf_matching" in summary:
+        matching = summary["psf_matching"]
+        fwhm = matching["kernel_fwhm"]
+        print(
+            f"PSF matching {matching['hr_psf']} -> {matching['target_psf']}: kernel FWHM "
+            + (f"{fwhm:.3g} HR px" if fwhm is not None else "n/a")
+        )
     print(f"wrote {args.out} (preset {spec['name']}, x{spec['scale']}, seed {summary['seed']})")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Any
 
 
@@ -61,6 +62,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=32.0,
         help="output MB computed per band of chunk rows (32); the unit of --resume",
     )
+    parser.add_argument(
+        "--units",
+        choices=("auto", "per-pixel", "surface-brightness"),
+        default="auto",
+        help="FITS values: per-pixel divides by scale**2 (flux conserved), surface-brightness "
+        "keeps them; auto reads BUNIT (unknown: kept, with a warning)",
+    )
+    parser.add_argument(
+        "--drop-lookup-distortion",
+        action="store_true",
+        help="remove FITS lookup-table distortions (CPDIS/D2IM), which cannot be rescaled, "
+        "instead of refusing the file; astrometry keeps the linear WCS and SIP",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--resume", action="store_true", help="continue a killed run (Zarr output)")
     parser.add_argument("--no-progress", action="store_true")
@@ -87,6 +101,8 @@ def _config(args: argparse.Namespace, input_path: str, output_path: str) -> Any:
         precision=args.precision,
         band_bytes=max(1, int(args.band_mb * 2**20)),
         progress=not args.no_progress,
+        units=args.units,
+        drop_lookup_distortion=args.drop_lookup_distortion,
     )
 
 
@@ -98,7 +114,13 @@ def run(args: argparse.Namespace) -> int:
         return _run_batch(args)
     if not (args.input and args.output):
         raise ValueError("give INPUT and OUTPUT, or --batch GLOB... --out-dir DIR")
-    summary = upscale_file(_config(args, args.input, args.output))
+    from srgan_sci.io.fits_output import FitsOutputWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitsOutputWarning)  # printed once below, on one line
+        summary = upscale_file(_config(args, args.input, args.output))
+    for message in summary.get("warnings", []):
+        print(f"srsci: warning: {message}", file=sys.stderr)
     if "model_choice" in summary:
         print(summary["model_choice"], file=sys.stderr)
     shape_in, shape_out = tuple(summary["input_shape"]), tuple(summary["output_shape"])

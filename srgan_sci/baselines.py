@@ -20,7 +20,7 @@ import numpy as np
 from scipy.signal import convolve
 from skimage.restoration import richardson_lucy as _skimage_rl
 
-from srgan_sci.degrade.psf import render_psf
+from srgan_sci.degrade.chain import blur_kernel
 from srgan_sci.degrade.spec import DegradationSpec
 from srgan_sci.errors import SrsciError
 from srgan_sci.infer.tiling import BicubicModel, LanczosModel, upscale_lazy, upscale_plane_numpy
@@ -72,7 +72,7 @@ def lr_psf(spec: DegradationSpec) -> np.ndarray:
     if s % 2 == 0:
         taps[[0, -1]] = 0.5
     box = np.outer(taps, taps) / taps.sum() ** 2
-    smeared = convolve(render_psf(spec.psf), box, mode="full", method="direct")
+    smeared = convolve(blur_kernel(spec), box, mode="full", method="direct")
     centre = smeared.shape[0] // 2
     reach = centre // s
     sampled = smeared[centre - reach * s : centre + reach * s + 1 : s, :]

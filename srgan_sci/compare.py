@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from srgan_sci.baselines import upscale_baseline
-from srgan_sci.degrade.psf import render_psf
+from srgan_sci.degrade.chain import blur_kernel
 from srgan_sci.degrade.spec import DegradationSpec
 from srgan_sci.errors import SrsciError
 from srgan_sci.metrics.care import care_metrics
@@ -42,6 +42,7 @@ def evaluate_arrays(
     title: str = "evaluation",
     inputs: dict[str, Any] | None = None,
     data_range_source: str | None = None,
+    pred_zero_point: str = "lr",
 ) -> Report:
     """Evaluate in-memory predictions (and baselines from ``lr``) against ``truth``.
 
@@ -75,6 +76,10 @@ def evaluate_arrays(
         Where the arrays came from, recorded in the report.
     data_range_source : str, optional
         How ``data_range`` was chosen, for the report's notes.
+    pred_zero_point : {"lr", "truth"}
+        ``"lr"``: the predictions were made from the raw LR and keep its zero point (as
+        ``srsci upscale`` output does), so the spec's pedestal is removed from them
+        before comparing; ``"truth"``: they are already calibrated.
 
     Returns
     -------
@@ -87,7 +92,13 @@ def evaluate_arrays(
         if lr is None:
             raise EvaluateError("baselines need the LR input (--lr)")
         images[name] = upscale_baseline(name, calibrated_lr(lr, spec), scale, spec)
-    images |= {label: np.asarray(image, dtype=np.float32) for label, image in predictions.items()}
+    if pred_zero_point not in ("lr", "truth"):
+        raise EvaluateError(f"pred_zero_point must be 'lr' or 'truth', got {pred_zero_point!r}")
+    pedestal = lr_pedestal(spec) if spec is not None and pred_zero_point == "lr" else 0.0
+    images |= {
+        label: np.asarray(image, dtype=np.float32) - np.float32(pedestal)
+        for label, image in predictions.items()
+    }
     for label, image in images.items():
         if image.shape != truth.shape:
             raise EvaluateError(f"{label} has shape {image.shape}, the truth {truth.shape}")
@@ -131,8 +142,8 @@ def evaluate_arrays(
         notes.append(f"{crop} HR pixels cropped at every border.")
     sections: list[Section] = []
     residuals: dict[str, np.ndarray] = {}
-    if baselines and spec is not None and lr_pedestal(spec):
-        notes.append(pedestal_note(spec))
+    if spec is not None and lr_pedestal(spec) and (baselines or pedestal):
+        notes.append(pedestal_note(spec, pred_zero_point))
     if lr is not None and spec is not None:
         residuals = _consistency(rows, images, lr, spec, details)
         notes.append(
@@ -157,7 +168,7 @@ def _consistency(
     details: dict[str, Any],
 ) -> dict[str, np.ndarray]:
     """Data-consistency metrics of every image; returns the residual maps (in σ)."""
-    border = int(np.ceil(render_psf(spec.psf).shape[0] / 2 / spec.scale)) + 1
+    border = int(np.ceil(blur_kernel(spec).shape[0] / 2 / spec.scale)) + 1
     residuals, summary = {}, {}
     for label, image in images.items():
         result = data_consistency(image, lr, spec)
@@ -255,11 +266,12 @@ def calibrated_lr(lr: Any, spec: DegradationSpec | None) -> Any:
     return lr - np.float32(pedestal) if pedestal else lr
 
 
-def pedestal_note(spec: DegradationSpec) -> str:
-    """The report note saying which pedestal the baselines' LR had removed."""
+def pedestal_note(spec: DegradationSpec, pred_zero_point: str = "lr") -> str:
+    """The report note saying which pedestal was removed from what."""
+    what = "every method" if pred_zero_point == "lr" else "the baselines"
     return (
-        f"Baselines interpolate the LR minus the {lr_pedestal(spec):g} ADU pedestal (bias "
-        "and sky) the degradation leaves in it: the truth's zero point."
+        f"The {lr_pedestal(spec):g} ADU pedestal (bias and sky) the degradation leaves in the "
+        f"LR was removed from {what} before comparing with the truth."
     )
 
 

@@ -38,6 +38,7 @@ from srgan_sci.degrade.spec import DegradationSpec, preset
 from srgan_sci.errors import InvalidImageError, OutputExistsError
 from srgan_sci.io import open_array
 from srgan_sci.io.api import replace_atomically
+from srgan_sci.io.fits_output import applied_value_factor
 from srgan_sci.metrics.consistency import lr_pedestal
 from srgan_sci.metrics.image import default_data_range
 from srgan_sci.metrics.streaming import lazy_image_metrics
@@ -80,6 +81,10 @@ class EvaluateConfig:
         Side of the central analysis region, HR pixels.
     astro : bool
         Add source photometry and astrometry (photutils) to the report.
+    pred_zero_point : {"lr", "truth"}
+        Whether the prediction keeps the raw LR's zero point (made from it by
+        ``srsci upscale``; the degradation's pedestal is removed before comparing) or is
+        already calibrated.
     overwrite : bool
         Replace an existing report folder.
     progress : bool
@@ -99,6 +104,7 @@ class EvaluateConfig:
     label: str = "SR"
     region: int = DEFAULT_REGION
     astro: bool = False
+    pred_zero_point: str = "lr"
     overwrite: bool = False
     progress: bool = True
 
@@ -125,6 +131,11 @@ def evaluate_files(config: EvaluateConfig) -> Report:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
     truth_image, pred_image = open_array(config.truth), open_array(config.pred)
     truth, pred = _plane(truth_image.data, "truth"), _plane(pred_image.data, "prediction")
+    # `srsci upscale` divides per-pixel FITS values by s² (flux conserved); compare in the
+    # LR's units per HR pixel position, like the baselines and the models' raw output
+    flux_factor = applied_value_factor(pred_image.meta.fits_header)
+    if flux_factor != 1.0:
+        pred = pred / np.float32(flux_factor)
     lr = _plane(open_array(config.lr).data, "LR") if config.lr else None
     spec, spec_source = resolve_spec(config)
     factor = config.truth_factor or auto_truth_factor(config.truth)
@@ -151,7 +162,8 @@ def evaluate_files(config: EvaluateConfig) -> Report:
         )
     calibrated = calibrated_lr(lr, spec) if lr is not None else None
     full = {name: upscale_baseline_lazy(name, calibrated, scale, spec) for name in baselines}
-    full[config.label] = pred
+    pedestal = lr_pedestal(spec) if spec is not None and config.pred_zero_point == "lr" else 0.0
+    full[config.label] = pred - np.float32(pedestal) if pedestal else pred
     data_range = config.data_range or default_data_range(sample_finite_values(truth))
     core = _core_metrics(truth, full, data_range, config)
     window = _region(truth.shape, scale or 1, config.region)
@@ -178,6 +190,7 @@ def evaluate_files(config: EvaluateConfig) -> Report:
             core_metrics=core,
             title=Path(config.pred).name,
             inputs=inputs,
+            pred_zero_point="truth",  # the pedestal was removed above
             data_range_source="given"
             if config.data_range
             else "0.1–99.9 percentile range of the truth, from a sample of its pixels",
@@ -200,8 +213,13 @@ def evaluate_files(config: EvaluateConfig) -> Report:
         if factor != 1.0:
             report.notes.append(f"Truth multiplied by {factor:g} into the prediction's units.")
         report.notes += skipped
-        if baselines and spec is not None and lr_pedestal(spec):
-            report.notes.append(pedestal_note(spec))
+        if flux_factor != 1.0:
+            report.notes.append(
+                f"Prediction multiplied by {1 / flux_factor:g}: its header says srsci upscale "
+                "divided per-pixel values by the scale squared (SRFLUXC)."
+            )
+        if spec is not None and lr_pedestal(spec) and (baselines or pedestal):
+            report.notes.append(pedestal_note(spec, config.pred_zero_point))
         if spec is None and lr is not None:
             report.notes.append(
                 "Data consistency not computed: no degradation known (pass --model or --preset)."

@@ -25,6 +25,7 @@ import zarr
 from srgan_sci.degrade.chain import degrade
 from srgan_sci.degrade.spec import DegradationSpec
 from srgan_sci.errors import InputNotFoundError, SrsciError
+from srgan_sci.metrics.consistency import lr_pedestal
 from srgan_sci.normalize import Normalizer, fit_asinh, fit_percentile
 
 MAX_TRIES = 10
@@ -62,6 +63,12 @@ class PatchSource:
         Index of the leading axis holding channels (e.g. 0 for ``(c, y, x)``): patches
         then have that many channels; the other leading axes stay independent planes.
         ``None``: every plane is a single-channel image.
+    lr_pedestal : float
+        Calibration constant the degradation left in the LR readout (bias, sky that was
+        not subtracted; :func:`srgan_sci.metrics.consistency.lr_pedestal`), removed from
+        LR patches.  Models then learn resolution only: with an affine normaliser they
+        are affine-equivariant, so applied to a raw LR image their output keeps the LR's
+        zero point, as bicubic interpolation does.
     """
 
     lr: zarr.Array | np.ndarray
@@ -72,6 +79,7 @@ class PatchSource:
     hr_to_lr_units: float
     name: str = ""
     channel_axis: int | None = None
+    lr_pedestal: float = 0.0
 
     def __post_init__(self) -> None:
         s, lr_shape, hr_shape = self.scale, tuple(self.lr.shape), tuple(self.hr.shape)
@@ -123,6 +131,8 @@ class PatchSource:
         lead = tuple(index)
         s = self.scale
         lr = np.asarray(self.lr[(*lead, slice(y, y + size), slice(x, x + size))], np.float32)
+        if self.lr_pedestal:
+            lr = lr - np.float32(self.lr_pedestal)
         hr_window = (*lead, slice(s * y, s * (y + size)), slice(s * x, s * (x + size)))
         hr = np.asarray(self.hr[hr_window], np.float32) * np.float32(self.hr_to_lr_units)
         if self.channel_axis is None:
@@ -130,9 +140,14 @@ class PatchSource:
         return self.normalizer.forward(lr), self.normalizer.forward(hr)
 
 
-def fit_normalizer(lr: Any, kind: str = "percentile") -> Normalizer:
-    """Fit a ``"percentile"`` or ``"asinh"`` normaliser once on a whole LR image."""
+def fit_normalizer(lr: Any, kind: str = "percentile", pedestal: float = 0.0) -> Normalizer:
+    """Fit a ``"percentile"`` or ``"asinh"`` normaliser once on a whole LR image.
+
+    ``pedestal`` is subtracted first, as :meth:`PatchSource.read` does.
+    """
     data = da.from_zarr(lr) if isinstance(lr, zarr.Array) else np.asarray(lr)
+    if pedestal:
+        data = data - np.float32(pedestal)
     if kind == "percentile":
         return fit_percentile(data)
     if kind == "asinh":
@@ -149,6 +164,7 @@ def _split_sources(
     units: float,
     name: str,
     channel_axis: int | None = None,
+    pedestal: float = 0.0,
 ) -> dict[str, PatchSource]:
     """The train (``[0, val_y_start)``) and val (``[val_y_start, H)``) sources of one pair.
 
@@ -157,7 +173,15 @@ def _split_sources(
     ranges = {"train": (0, val_y_start), "val": (val_y_start, lr.shape[-2])}
     return {
         split: PatchSource(
-            lr, hr, scale, rows, norm, units, name=f"{name}:{split}", channel_axis=channel_axis
+            lr,
+            hr,
+            scale,
+            rows,
+            norm,
+            units,
+            name=f"{name}:{split}",
+            channel_axis=channel_axis,
+            lr_pedestal=pedestal,
         )
         for split, rows in ranges.items()
         if rows[1] > rows[0]
@@ -225,6 +249,7 @@ def open_pair_sources(
     spec = attrs["spec"]
     scale = int(spec["scale"])
     units = float(scale**2) if spec["binning"] == "sum" else 1.0
+    pedestal = lr_pedestal(DegradationSpec.from_dict(spec))
     sources = []
     total_bytes = sum(
         group[f"{kind}/{image['name']}"].nbytes
@@ -237,9 +262,9 @@ def open_pair_sources(
         if total_bytes <= in_memory_bytes:
             lr, hr = lr[...], hr[...]
         val_y = int(image["val_y_start_lr"])
-        norm = fit_normalizer(lr, normalizer)
+        norm = fit_normalizer(lr, normalizer, pedestal)
         splits = _split_sources(
-            lr, hr, scale, val_y, norm, units, f"{path.name}:{name}", channel_axis
+            lr, hr, scale, val_y, norm, units, f"{path.name}:{name}", channel_axis, pedestal
         )
         if split in splits:
             sources.append(splits[split])
@@ -283,8 +308,11 @@ def sources_from_hr_images(
         hr, lr = degrade(image[..., : height - height % s, : width - width % s], spec, seed + index)
         rows = lr.shape[-2]
         val_y = rows - round(val_fraction * rows)
-        norm = fit_normalizer(lr, normalizer)
-        splits = _split_sources(lr, hr, s, val_y, norm, units, f"image {index}", channel_axis)
+        pedestal = lr_pedestal(spec)
+        norm = fit_normalizer(lr, normalizer, pedestal)
+        splits = _split_sources(
+            lr, hr, s, val_y, norm, units, f"image {index}", channel_axis, pedestal
+        )
         train += [splits["train"]] if "train" in splits else []
         val += [splits["val"]] if "val" in splits else []
     return train, val

@@ -8,6 +8,10 @@ Layout of the dataset (a Zarr v3 group)::
       attrs["srgan_sci"] = {"kind": "sr-pairs", "spec": DegradationSpec, "seed": ...,
                             "images": [{"name", "source", "val_y_start_lr", ...}], ...}
 
+Real HR observations (``hr_psf``, ``hr_noise``): the attributes add ``psf_matching``
+(``hr_psf``, ``kernel_fwhm``) and, per image, ``noise`` (the HR sigma and how it was found,
+the inherited and the added read-noise variances in ADU² per LR pixel).
+
 Validation split: for each image the bottom ``val_fraction`` of its LR rows (and the HR rows
 above them) are held out, so training and validation patches never overlap.
 """
@@ -24,7 +28,8 @@ import zarr
 
 from srgan_sci import __version__
 from srgan_sci.degrade.chain import TILE_LR, degrade_lazy
-from srgan_sci.degrade.psf import parse_psf
+from srgan_sci.degrade.matching import estimate_noise_sigma
+from srgan_sci.degrade.psf import format_psf, parse_psf
 from srgan_sci.degrade.scenes import synthetic_scene
 from srgan_sci.degrade.spec import DegradationSpec, SpecError, preset
 from srgan_sci.errors import InvalidImageError, OutputExistsError
@@ -52,6 +57,12 @@ class SimulateConfig:
         Name of the degradation preset that the overrides below modify.
     scale, psf, photons, read_noise : optional
         Overrides of the preset (``psf`` as text, e.g. ``"moffat:fwhm=3,beta=3.5"``).
+    hr_psf : str or None
+        PSF the HR inputs already have (same syntax as ``psf``); the chain blurs by the
+        matching kernel to the target PSF instead of the target PSF itself.
+    hr_noise : str or None
+        White noise the HR inputs already have: a sigma in input units per HR pixel (as
+        text), or ``"auto"`` to estimate it per image (:func:`estimate_noise_sigma`).
     seed : int
         Seed of scenes and noise.
     val_fraction : float
@@ -73,6 +84,8 @@ class SimulateConfig:
     psf: str | None = None
     photons: float | None = None
     read_noise: float | None = None
+    hr_psf: str | None = None
+    hr_noise: str | None = None
     seed: int = 0
     val_fraction: float = 0.1
     crop: bool = False
@@ -86,7 +99,23 @@ class SimulateConfig:
             psf=parse_psf(self.psf) if self.psf else None,
             photons=self.photons,
             read_noise=self.read_noise,
+            hr_psf=parse_psf(self.hr_psf) if self.hr_psf else None,
         )
+
+    def hr_noise_sigma(self) -> float | None:
+        """The given HR noise sigma, 0 when none is given, None for ``"auto"``."""
+        text = "0" if self.hr_noise is None else str(self.hr_noise).strip().lower()
+        if text == "auto":
+            return None
+        try:
+            sigma = float(text)
+        except ValueError:
+            sigma = -1.0
+        if not (np.isfinite(sigma) and sigma >= 0):
+            raise SpecError(
+                f"--hr-noise must be 'auto' or a non-negative sigma per HR pixel, got {text!r}"
+            )
+        return sigma
 
 
 def simulate_pairs(config: SimulateConfig) -> dict[str, Any]:
@@ -97,13 +126,15 @@ def simulate_pairs(config: SimulateConfig) -> dict[str, Any]:
     if out.exists() and not config.overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
     spec = config.spec()
+    given_sigma = config.hr_noise_sigma()
     sources = _load_sources(config, spec.scale)
 
     def write(partial: Path) -> dict[str, Any]:
         group = zarr.open_group(partial, mode="w")
         images = []
         for index, (name, hr) in enumerate(sources):
-            pair = degrade_lazy(hr, spec, seed=config.seed + index)
+            sigma = _estimate_hr_noise(hr) if given_sigma is None else given_sigma
+            pair = degrade_lazy(hr, spec, seed=config.seed + index, hr_noise=sigma)
             hr_array = _create(group, f"hr/{index}", pair.hr, spec.scale * TILE_LR)
             lr_array = _create(group, f"lr/{index}", pair.lr, TILE_LR)
             store_in_bands(
@@ -121,6 +152,13 @@ def simulate_pairs(config: SimulateConfig) -> dict[str, Any]:
                     "lr_shape": list(pair.lr.shape),
                     "val_y_start_lr": lr_rows - round(config.val_fraction * lr_rows),
                     "photon_factor": pair.photon_factor,
+                    "noise": {
+                        "hr_sigma": sigma,
+                        "hr_sigma_from": "auto" if given_sigma is None else "given",
+                        "inherited_variance_adu2": pair.inherited_variance,
+                        "added_read_variance_adu2": (pair.read_noise / spec.gain) ** 2,
+                        "target_read_variance_adu2": (spec.read_noise / spec.gain) ** 2,
+                    },
                 }
             )
         attrs = {
@@ -136,6 +174,12 @@ def simulate_pairs(config: SimulateConfig) -> dict[str, Any]:
             "electrons_per_adu": spec.gain,
             "images": images,
         }
+        if spec.hr_psf is not None:
+            attrs["psf_matching"] = {
+                "hr_psf": format_psf(spec.hr_psf),
+                "target_psf": format_psf(spec.psf),
+                "kernel_fwhm": pair.kernel_fwhm,
+            }
         group.attrs["srgan_sci"] = attrs
         return attrs
 
@@ -162,6 +206,25 @@ def _load_sources(config: SimulateConfig, scale: int) -> list[tuple[str, da.Arra
         _check_not_all_nan(name, data)
         checked.append((name, data))
     return checked
+
+
+def _estimate_hr_noise(data: da.Array, window: int = 256, per_axis: int = 3) -> float:
+    """:func:`estimate_noise_sigma` on a ``per_axis`` x ``per_axis`` grid of windows per plane.
+
+    Windows of ``window`` pixels a side, spread evenly over each of up to 4 planes, so a
+    mosaic of any size is read only where the windows are.
+    """
+    planes = data.reshape(-1, *data.shape[-2:])
+    samples = []
+    for plane in np.unique(np.linspace(0, planes.shape[0] - 1, 4).round().astype(int)):
+        starts = [
+            np.unique(np.linspace(0, max(n - window, 0), per_axis).round().astype(int))
+            for n in data.shape[-2:]
+        ]
+        for y in starts[0]:
+            for x in starts[1]:
+                samples.append(planes[plane, y : y + window, x : x + window])
+    return estimate_noise_sigma(np.stack(da.compute(*samples)))
 
 
 def _crop_to_scale(name: str, data: da.Array, scale: int) -> da.Array:

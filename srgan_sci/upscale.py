@@ -5,6 +5,8 @@ whole array (never per tile); tiles are upscaled with a halo from the model's re
 field and cropped exactly (:mod:`srgan_sci.infer.tiling`); the result is inverse-normalised
 to the input's units, NaN regions stay NaN, and metadata (WCS, pixel sizes) is updated
 for the scale factor.  The output appears under its final name only once complete.
+FITS semantics (units rule, lookup-table distortions, provenance, multi-extension
+files) are in :mod:`srgan_sci.upscale_fits`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from srgan_sci.errors import OutputExistsError, SrsciError
 from srgan_sci.infer.schedulers import dask_scheduler, parse_scheduler
 from srgan_sci.io import detect_format, open_array, upscaled_metadata, write_array
 from srgan_sci.io.api import partial_path
+from srgan_sci.io.fits_output import Provenance, finish_science_header
+from srgan_sci.io.units import UNIT_CHOICES
 from srgan_sci.normalize import fit_asinh, fit_percentile, normalizer_from_dict
+from srgan_sci.upscale_fits import (
+    decide_fits_units,
+    fits_bunit,
+    prepare_input,
+    scale_values,
+    upscale_mef,
+)
 from srgan_sci.zoo import default_model
 
 BASELINES = ("bicubic", "lanczos")
@@ -78,6 +89,13 @@ class UpscaleConfig:
         bands keep more workers busy; smaller bands make ``--resume`` lose less work.
     progress : bool
         Show a progress bar.
+    units : {"auto", "per-pixel", "surface-brightness"}
+        FITS inputs: ``per-pixel`` divides values by ``scale**2`` (flux conserved),
+        ``surface-brightness`` keeps them; ``auto`` decides from ``BUNIT`` and keeps values,
+        with a warning, when it is unknown.  TIFF/Zarr values are always kept.
+    drop_lookup_distortion : bool
+        Remove FITS lookup-table distortions (``CPDISn``, ``D2IMDISn``...) instead of
+        refusing the input.
     """
 
     input: str
@@ -95,6 +113,14 @@ class UpscaleConfig:
     precision: str = "float32"
     band_bytes: int = 32 * 2**20
     progress: bool = True
+    units: str = "auto"
+    drop_lookup_distortion: bool = False
+
+    def __post_init__(self) -> None:
+        if self.units not in UNIT_CHOICES:
+            raise UpscaleError(
+                f"--units must be one of {', '.join(UNIT_CHOICES)}, got {self.units!r}"
+            )
 
 
 def load_model(name: str, scale: int | None, device: Any) -> tuple[Any, dict[str, Any]]:
@@ -177,8 +203,31 @@ def _with_uncertainty(model: Any, image: Any, normalizer: Any, device: Any, meta
     return stacked, meta.with_updates(axes="c" + meta.axes, extra=extra)
 
 
+def _science_runner(config: UpscaleConfig, model: Any, trained_kind: Any, device: Any) -> Any:
+    """Model run on one science image of a multi-extension file: (data, spread, normaliser)."""
+    from srgan_sci.infer.tiling import upscale_lazy
+    from srgan_sci.infer.tta import upscale_lazy_tta
+
+    def run(image: Any) -> tuple[Any, Any, dict[str, Any]]:
+        normalizer = _fit(config.normalizer, image, trained_kind)
+        if config.tta:
+            mean, spread = upscale_lazy_tta(model, image.data, normalizer, device=device)
+            return mean, spread, normalizer.to_dict()
+        return (
+            upscale_lazy(model, image.data, normalizer, device=device),
+            None,
+            normalizer.to_dict(),
+        )
+
+    return run
+
+
 def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
-    """Upscale ``config.input`` into ``config.output`` and return a summary."""
+    """Upscale ``config.input`` into ``config.output`` and return a summary.
+
+    The summary's ``warnings`` lists the :class:`~srgan_sci.io.fits_output.FitsOutputWarning`
+    messages also raised as Python warnings (unknown units, extensions left out).
+    """
     import torch
 
     from srgan_sci.devices import resolve_device
@@ -194,6 +243,10 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         raise OutputExistsError(f"{output} exists{hint}; pass --overwrite to replace it")
     parse_scheduler(config.scheduler)
     image = open_array(config.input, chunks=config.chunk)
+    fits_input = image.meta.format == "fits"
+    lookup = "drop" if config.drop_lookup_distortion else "refuse"
+    notes: list[str] = []
+    layout = prepare_input(image, config.input, output, config.units, lookup, notes)
     device = resolve_device(config.device)
     model_name = config.model or default_model(image.meta.format, config.scale)
     model, description = load_model(model_name, config.scale, device)
@@ -208,16 +261,36 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         except ValueError as error:
             raise UpscaleError(str(error)) from error
     scale = int(model.scale)
+    provenance = Provenance(
+        model=description.get("name") or Path(model_name).name,
+        model_hash=_model_identity(model_name),
+        scale=scale,
+    )
+    summary = {"input": image.meta.source, "output": str(output), "warnings": notes}
+    if layout and kind == "fits":
+        runner = _science_runner(config, model, description.get("normalizer_kind"), device)
+        with dask_scheduler(config.scheduler, slurm_config=config.slurm_config) as where:
+            result = upscale_mef(
+                Path(config.input), layout, output, run=runner, scale=scale,
+                units=config.units, lookup=lookup, provenance=provenance,
+                chunk=config.chunk, notes=notes,
+            )  # fmt: skip
+        return {**summary, **result, "scheduler": where, **description}
+    decision = None
+    if fits_input:
+        bunit = fits_bunit(image)
+        decision = decide_fits_units(bunit, config.units, image.meta.source, notes)
     journal = output.with_name(f".{output.name}.resume.json")
     job = {
         "input": image.meta.source,
         "shape": list(image.data.shape),
         "chunk": config.chunk,
-        "model": _model_identity(model_name),
+        "model": provenance.model_hash,
         "scale": scale,
         "normalizer": config.normalizer,
         "tta": config.tta,
         "precision": config.precision,
+        "units": decision.rule if decision else None,
     }
     normalizer = _resumed_normalizer(journal, job) if config.resume else None
     if normalizer is None:
@@ -225,11 +298,17 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         shutil.rmtree(partial_path(output), ignore_errors=True)  # a stale unfinished run
         normalizer = _fit(config.normalizer, image, description.get("normalizer_kind"))
         journal.write_text(json.dumps({"job": job, "normalizer": normalizer.to_dict()}))
-    meta = upscaled_metadata(image.meta, scale)
+    flux = bool(decision and decision.conserves_flux)
+    meta = upscaled_metadata(image.meta, scale, flux_conserving=flux, lookup=lookup)
+    if decision is not None and meta.fits_header is not None:
+        header = finish_science_header(meta.fits_header, scale, decision, provenance)
+        meta = meta.with_updates(fits_header=header)
     if config.tta:
         upscaled, meta = _with_uncertainty(model, image, normalizer, device, meta)
     else:
         upscaled = upscale_lazy(model, image.data, normalizer, device=device)
+    if decision is not None:
+        upscaled = scale_values(upscaled, decision, scale)  # lazy: a multiply per chunk
     options: dict[str, Any] = {}
     if kind == "zarr":
         options = {"progress": config.progress, "resume": True, "band_bytes": config.band_bytes}
@@ -237,11 +316,11 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
         write_array(output, upscaled, meta, overwrite=config.overwrite, **options)
     journal.unlink(missing_ok=True)
     return {
-        "input": image.meta.source,
-        "output": str(output),
+        **summary,
         "input_shape": list(image.data.shape),
         "output_shape": list(upscaled.shape),
         "normalizer": normalizer.to_dict(),
+        "units": decision.rule if decision else None,
         "scheduler": where,
         **description,
     }

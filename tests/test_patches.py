@@ -296,3 +296,21 @@ def test_sampler_argument_checks():
         PatchSource(source.lr, source.lr, 2, (0, 8), source.normalizer, 1.0)
     with pytest.raises(DatasetError, match="y_range_lr"):
         PatchSource(source.lr, source.hr, 2, (10, 40), source.normalizer, 1.0)
+
+
+def test_lr_patches_lose_the_pedestal_the_degradation_left(tmp_path):
+    from srgan_sci.metrics.consistency import lr_pedestal
+    from srgan_sci.patches import open_pair_sources
+    from srgan_sci.simulate import SimulateConfig, simulate_pairs
+
+    out = tmp_path / "p.zarr"
+    simulate_pairs(SimulateConfig(out=str(out), scene="nuclei", size=256, scale=2,
+                                  preset="widefield-lowlight", progress=False))  # fmt: skip
+    sources, attrs = open_pair_sources(out, "train")
+    from srgan_sci.degrade.spec import DegradationSpec
+
+    pedestal = lr_pedestal(DegradationSpec.from_dict(attrs["spec"]))
+    assert pedestal > 0 and sources[0].lr_pedestal == pedestal
+    raw = np.asarray(sources[0].lr[:8, :8], np.float32)
+    lr, _ = sources[0].read(0, 0, 0, 8)
+    assert np.allclose(sources[0].normalizer.inverse(lr)[0], raw - pedestal, atol=1e-3)

@@ -5,6 +5,15 @@ Results do not depend on how the input is chunked: the chain rechunks to a fixed
 a halo of the PSF radius (reflected at the image edges), and draws each tile's noise from
 its own seed derived from ``(seed, plane, tile_y, tile_x)``.  The in-memory function
 :func:`degrade` runs the same graph, so chunked and in-memory results are bit-identical.
+
+Real HR observations (``spec.hr_psf`` and/or ``hr_noise``) run the same chain with two
+changes, see :mod:`srgan_sci.degrade.matching`::
+
+    HR -> convolve(K, with hr_psf * K = psf) -> bin (sum|mean) -> x photon factor (e-)
+       -> + sky -> Poisson -> + read noise reduced by the inherited variance -> - sky
+
+where the inherited variance is the HR noise carried through ``K``, the binning and the
+photon factor, so the LR noise equals the target model of a noise-free input.
 """
 
 from __future__ import annotations
@@ -17,6 +26,12 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from srgan_sci.degrade.camera import bin_pixels, detect, photon_scale
+from srgan_sci.degrade.matching import (
+    inherited_variance,
+    kernel_fwhm,
+    psf_matching_kernel,
+    reduced_read_noise,
+)
 from srgan_sci.degrade.psf import render_psf
 from srgan_sci.degrade.spec import DegradationSpec, SpecError
 
@@ -40,15 +55,40 @@ class DegradedPair:
         The detector gain, to turn ``lr`` back into e-.
     photon_factor : float
         e- per input unit (per LR pixel after binning) applied to the input.
+    kernel_fwhm : float or None
+        FWHM (HR pixels) of the kernel the HR image was blurred with: the matching kernel
+        when ``spec.hr_psf`` is set.
+    inherited_variance : float
+        Variance (ADU² per LR pixel) the HR image's own noise brings into ``lr``.
+    read_noise : float
+        Read noise actually added, e- RMS: ``spec.read_noise`` reduced by the inherited
+        variance.
     """
 
     hr: da.Array
     lr: da.Array
     electrons_per_adu: float
     photon_factor: float
+    kernel_fwhm: float | None = None
+    inherited_variance: float = 0.0
+    read_noise: float = 0.0
 
 
-def degrade_lazy(hr: da.Array, spec: DegradationSpec, seed: int = 0) -> DegradedPair:
+def blur_kernel(spec: DegradationSpec) -> np.ndarray:
+    """The kernel the chain blurs HR images with, on the HR grid (float64, unit sum).
+
+    The target PSF, or, when the HR image has its own PSF (``spec.hr_psf``), the matching
+    kernel from it to the target.  Re-degrading a prediction of the HR image (data
+    consistency, Richardson–Lucy baselines) must use this kernel too.
+    """
+    if spec.hr_psf is None:
+        return render_psf(spec.psf).astype(np.float64)
+    return psf_matching_kernel(spec.hr_psf, spec.psf)
+
+
+def degrade_lazy(
+    hr: da.Array, spec: DegradationSpec, seed: int = 0, *, hr_noise: float = 0.0
+) -> DegradedPair:
     """Build the lazy degradation graph of ``hr`` (last two axes y, x).
 
     Parameters
@@ -59,14 +99,25 @@ def degrade_lazy(hr: da.Array, spec: DegradationSpec, seed: int = 0) -> Degraded
         What to simulate.
     seed : int
         Seed of the noise; the same seed gives bit-identical output.
+    hr_noise : float
+        Standard deviation of the white noise the HR input already has, input units per
+        HR pixel; the read noise added is reduced so the total LR noise meets the spec.
 
     Returns
     -------
     DegradedPair
+
+    Raises
+    ------
+    srgan_sci.degrade.matching.MatchingError
+        If ``spec.hr_psf`` cannot be matched to ``spec.psf``, or the HR noise alone exceeds
+        the read-noise variance it replaces.
     """
+    if not (np.isfinite(hr_noise) and hr_noise >= 0):
+        raise SpecError(f"hr_noise must be a non-negative sigma per HR pixel, got {hr_noise}")
     hr = _check_input(da.asarray(hr).astype(np.float32), spec.scale)
     scale = spec.scale
-    psf = render_psf(spec.psf).astype(np.float64)
+    psf = blur_kernel(spec)
     radius = psf.shape[0] // 2
     spatial = tuple(_canonical_chunks(n, TILE_LR * scale, radius) for n in hr.shape[-2:])
     hr = hr.rechunk((1,) * (hr.ndim - 2) + spatial)
@@ -88,6 +139,8 @@ def degrade_lazy(hr: da.Array, spec: DegradationSpec, seed: int = 0) -> Degraded
     lr_missing = missing.map_blocks(_any_in_block, scale, chunks=lr_chunks, dtype=bool)
 
     factor = _photon_factor(hr, spec)
+    inherited = (hr_noise * factor) ** 2 * inherited_variance(psf, scale, spec.binning)
+    read_noise = reduced_read_noise(spec.read_noise, inherited)
     lr = da.map_blocks(
         _detect_tile,
         binned,
@@ -96,13 +149,24 @@ def degrade_lazy(hr: da.Array, spec: DegradationSpec, seed: int = 0) -> Degraded
         chunks=lr_chunks,
         factor=factor,
         spec=spec,
+        read_noise=read_noise,
         seed=seed,
     )
     hr_adu = hr * np.float32(factor / spec.gain)
-    return DegradedPair(hr=hr_adu, lr=lr, electrons_per_adu=spec.gain, photon_factor=factor)
+    return DegradedPair(
+        hr=hr_adu,
+        lr=lr,
+        electrons_per_adu=spec.gain,
+        photon_factor=factor,
+        kernel_fwhm=kernel_fwhm(psf),
+        inherited_variance=inherited / spec.gain**2,
+        read_noise=read_noise,
+    )
 
 
-def degrade(hr: np.ndarray, spec: DegradationSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def degrade(
+    hr: np.ndarray, spec: DegradationSpec, seed: int = 0, *, hr_noise: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Degrade an in-memory image; same result as :func:`degrade_lazy`, computed at once.
 
     Returns
@@ -110,7 +174,7 @@ def degrade(hr: np.ndarray, spec: DegradationSpec, seed: int = 0) -> tuple[np.nd
     hr_adu, lr : numpy.ndarray
         See :class:`DegradedPair`.
     """
-    pair = degrade_lazy(da.from_array(np.asarray(hr, dtype=np.float32)), spec, seed)
+    pair = degrade_lazy(da.from_array(np.asarray(hr, np.float32)), spec, seed, hr_noise=hr_noise)
     hr_adu, lr = dask.compute(pair.hr, pair.lr, scheduler="synchronous")
     return hr_adu, lr
 
@@ -179,6 +243,7 @@ def _detect_tile(
     *,
     factor: float,
     spec: DegradationSpec,
+    read_noise: float,
     seed: int,
     block_id: tuple[int, ...] = (),
 ) -> np.ndarray:
@@ -190,7 +255,7 @@ def _detect_tile(
         electrons,
         rng,
         sky=spec.sky,
-        read_noise=spec.read_noise,
+        read_noise=read_noise,
         gain=spec.gain,
         offset=spec.offset,
         saturation=spec.saturation,

@@ -28,6 +28,10 @@ class DegradationSpec:
            -> + sky -> Poisson -> + read noise -> / gain + offset (ADU) -> clip(saturation)
            -> - offset [- sky/gain]  (if ``subtract_offset`` / ``subtract_sky``)
 
+    With ``hr_psf`` (the HR image is a real observation) the convolution uses the matching
+    kernel ``K`` with ``hr_psf * K = psf`` instead of ``psf``, see
+    :mod:`srgan_sci.degrade.matching`.
+
     Parameters
     ----------
     scale : int
@@ -58,6 +62,9 @@ class DegradationSpec:
     subtract_offset, subtract_sky : bool
         Remove the bias (and the known mean sky) from the LR readout, as calibrated
         science frames do.
+    hr_psf : PSFSpec or None
+        The PSF the HR input already has (real observations), at the HR pixel scale; it
+        must be narrower than ``psf``.  None: the HR input is taken as unblurred.
     """
 
     scale: int
@@ -75,6 +82,7 @@ class DegradationSpec:
     subtract_sky: bool = False
     name: str = "custom"
     notes: str = field(default="", compare=False)
+    hr_psf: PSFSpec | None = None
 
     def __post_init__(self) -> None:
         """Validate every field once, with messages that say how to fix them."""
@@ -95,9 +103,13 @@ class DegradationSpec:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON dictionary."""
+        """Plain-JSON dictionary; ``hr_psf`` appears only when it is set."""
         data = asdict(self)
         data["psf"] = self.psf.to_dict()
+        if self.hr_psf is None:
+            del data["hr_psf"]
+        else:
+            data["hr_psf"] = self.hr_psf.to_dict()
         return data
 
     def to_json(self) -> str:
@@ -106,13 +118,15 @@ class DegradationSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DegradationSpec:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        """Inverse of :meth:`to_dict`; unknown keys are an error, a missing ``hr_psf`` is None."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise SpecError(f"unknown degradation spec fields: {', '.join(sorted(unknown))}")
         values = dict(data)
         values["psf"] = PSFSpec.from_dict(values["psf"])
+        if values.get("hr_psf") is not None:
+            values["hr_psf"] = PSFSpec.from_dict(values["hr_psf"])
         return cls(**values)
 
 

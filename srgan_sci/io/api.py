@@ -110,7 +110,7 @@ def open_array(path_spec: str | Path, *, chunks: int | tuple[int, ...] | None = 
 
 
 def upscaled_metadata(
-    meta: ImageMetadata, scale: int, *, flux_conserving: bool = False
+    meta: ImageMetadata, scale: int, *, flux_conserving: bool = False, lookup: str = "drop"
 ) -> ImageMetadata:
     """Metadata for the same field of view sampled ``scale`` times more finely.
 
@@ -125,6 +125,9 @@ def upscaled_metadata(
         Integer upscale factor (>= 1).
     flux_conserving : bool
         Record that pixel values were divided by ``scale**2`` so that sums are conserved.
+    lookup : {"drop", "refuse"}
+        What to do with FITS lookup-table distortions (see
+        :func:`srgan_sci.io.fits_header.upscale_header`).
     """
     if int(scale) != scale or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
@@ -135,7 +138,7 @@ def upscaled_metadata(
     }
     header = meta.fits_header
     if header is not None:
-        header = fits.upscale_header(header, scale, flux_conserving=flux_conserving)
+        header = fits.upscale_header(header, scale, flux_conserving=flux_conserving, lookup=lookup)
     return meta.with_updates(pixel_sizes=pixel_sizes, fits_header=header)
 
 

@@ -8,8 +8,15 @@ import warnings
 from astropy.io import fits
 
 from srgan_sci._version import __version__
+from srgan_sci.errors import SrsciError
 
-__all__ = ["upscale_header"]
+__all__ = [
+    "LOOKUP_CHOICES",
+    "LookupDistortionError",
+    "lookup_distortion_keywords",
+    "lookup_distortion_message",
+    "upscale_header",
+]
 
 _SIP_COEFFICIENT = re.compile(r"^(A|B|AP|BP)_(\d+)_(\d+)$")
 _WCS_KEYWORD = re.compile(r"^(CTYPE|CRVAL|CRPIX|CDELT|CUNIT|CROTA)(\d+)([A-Z]?)$")
@@ -18,10 +25,45 @@ _LOOKUP_DISTORTION = re.compile(
     r"^(CPDIS|CPERR|DP|DQ|D2IMDIS|D2IMERR|D2IM)\d+$|^(D2IMEXT|NPOLEXT|AXISCORR)$"
 )
 SPATIAL_FITS_AXES = (1, 2)  # FITS axis numbers of x (NAXIS1) and y (NAXIS2)
+LOOKUP_CHOICES = ("refuse", "drop")
+"""What :func:`upscale_header` does with lookup-table distortions."""
+
+
+class LookupDistortionError(SrsciError, ValueError):
+    """A header has lookup-table distortions, which an upscaled grid cannot carry."""
+
+
+def lookup_distortion_keywords(header: fits.Header) -> list[str]:
+    """Lookup-table distortion keywords of ``header`` (``CPDISn``, ``D2IMDISn``, ``DPn``...).
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Any header.
+
+    Returns
+    -------
+    list of str
+        Sorted distinct keywords; empty when there is no lookup-table distortion.
+    """
+    return sorted(
+        {card.rawkeyword for card in header.cards if _LOOKUP_DISTORTION.match(card.rawkeyword)}
+    )
+
+
+def lookup_distortion_message(keywords: list[str], source: str = "header") -> str:
+    """The one-line refusal for a header with the lookup-table ``keywords``."""
+    shown = ", ".join(keywords[:6]) + (", ..." if len(keywords) > 6 else "")
+    return (
+        f"{source}: lookup-table distortion ({shown}) refers to tables sampled on the input "
+        "pixel grid and cannot be rescaled; pass --drop-lookup-distortion (Python: "
+        "lookup='drop') to remove it and keep the linear WCS and SIP terms only, or "
+        "resample the image with a tool that applies the full distortion model first"
+    )
 
 
 def upscale_header(
-    header: fits.Header, scale: int, *, flux_conserving: bool = False
+    header: fits.Header, scale: int, *, flux_conserving: bool = False, lookup: str = "drop"
 ) -> fits.Header:
     """Header for the same field of view sampled ``scale`` times more finely in x and y.
 
@@ -32,8 +74,9 @@ def upscale_header(
     ``scale``, or else ``CDELTi`` divided by ``scale`` (``PCi_j`` unchanged when it does
     not mix spatial and other axes); SIP coefficients ``A_p_q``, ``B_p_q``, ``AP_p_q``,
     ``BP_p_q`` multiplied by ``scale**(1 - p - q)``.  Alternate WCSs (``CRPIX1A``...)
-    get the same changes.  Lookup-table distortions (``CPDISn``, ``D2IMDISn``) refer to
-    other HDUs and cannot be resampled by editing cards; they are removed with a warning.
+    get the same changes.  Lookup-table distortions (``CPDISn``, ``D2IMDISn``, ``DPn``,
+    ``DQn``...) refer to tables sampled on the input grid in other HDUs and cannot be
+    resampled by editing cards: ``lookup`` says whether to refuse or remove them.
 
     Parameters
     ----------
@@ -43,12 +86,24 @@ def upscale_header(
         Upscale factor, a positive integer.
     flux_conserving : bool
         Record (``SRFLUXC = T``) that pixel values were divided by ``scale**2``.
+    lookup : {"drop", "refuse"}
+        Lookup-table distortions: ``"drop"`` (the default, for backward compatibility)
+        removes them with a warning and a ``HISTORY`` card; ``"refuse"`` raises
+        :class:`LookupDistortionError`.  ``srsci upscale`` refuses unless given
+        ``--drop-lookup-distortion``.
 
     Returns
     -------
     astropy.io.fits.Header
         New header with ``NAXIS1``/``NAXIS2`` multiplied, the WCS updated, ``DATASUM`` and
         ``CHECKSUM`` removed, ``SRSCALE`` set and a ``HISTORY`` card added.
+
+    Raises
+    ------
+    LookupDistortionError
+        If ``lookup="refuse"`` and the header has lookup-table distortions.
+    ValueError
+        If ``scale`` is not a positive integer or ``lookup`` is unknown.
 
     Examples
     --------
@@ -62,6 +117,10 @@ def upscale_header(
     if isinstance(scale, bool) or int(scale) != scale or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
     scale = int(scale)
+    if lookup not in LOOKUP_CHOICES:
+        raise ValueError(f"lookup must be one of {', '.join(LOOKUP_CHOICES)}, got {lookup!r}")
+    if lookup == "refuse" and lookup_distortion_keywords(header):
+        raise LookupDistortionError(lookup_distortion_message(lookup_distortion_keywords(header)))
     new = header.copy()
     for axis in SPATIAL_FITS_AXES:
         key = f"NAXIS{axis}"
@@ -150,9 +209,7 @@ def _upscale_sip(header: fits.Header, scale: int) -> None:
 
 def _remove_lookup_distortions(header: fits.Header) -> list[str]:
     """Delete lookup-table distortion cards in place; return the keywords removed."""
-    dropped = sorted(
-        {card.rawkeyword for card in header.cards if _LOOKUP_DISTORTION.match(card.rawkeyword)}
-    )
+    dropped = lookup_distortion_keywords(header)
     for index in reversed(range(len(header))):
         if header.cards[index].rawkeyword in dropped:
             del header[index]

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from srgan_sci.degrade.camera import noise_variance_adu
-from srgan_sci.degrade.psf import render_psf
+from srgan_sci.degrade.chain import blur_kernel
 from srgan_sci.degrade.spec import DegradationSpec
 
 __all__ = [
@@ -62,7 +62,7 @@ def reblur_and_bin(sr: np.ndarray, spec: DegradationSpec) -> np.ndarray:
         raise ValueError(f"expected a 2-D (y, x) image, got shape {sr.shape}")
     if sr.shape[0] % s or sr.shape[1] % s:
         raise ValueError(f"image of shape {sr.shape} is not divisible by scale {s}; crop it")
-    psf = render_psf(spec.psf)
+    psf = blur_kernel(spec)
     radius = psf.shape[0] // 2
     missing = np.isnan(sr)
     padded = np.pad(np.where(missing, 0.0, sr), radius, mode="symmetric")

@@ -12,6 +12,8 @@ result does not depend on the chunking.
 
 from __future__ import annotations
 
+import itertools
+
 import dask
 import dask.array as da
 import numpy as np
@@ -59,13 +61,24 @@ def lazy_ssim_map(truth: da.Array, pred: da.Array, *, data_range: float) -> da.A
     )
 
 
+BAND_PIXELS = 2**23
+"""Pixels per band of rows in :func:`lazy_image_metrics` (bounds memory on huge images)."""
+
+
 def lazy_image_metrics(
-    truth: da.Array, pred: da.Array, *, data_range: float, crop: int = 0
+    truth: da.Array,
+    pred: da.Array,
+    *,
+    data_range: float,
+    crop: int = 0,
+    band_pixels: int = BAND_PIXELS,
 ) -> dict[str, float]:
     """PSNR, SSIM, NRMSE (euclidean) and MAE of two dask arrays, computed chunk-wise.
 
     Gives :func:`~srgan_sci.metrics.image.metrics_table` of the computed arrays (to
-    rounding) with a memory footprint of a few chunks.
+    rounding).  The image is processed in bands of rows of about ``band_pixels`` pixels,
+    each read with a 5-row halo so that SSIM windows across band edges are exact; sums
+    are accumulated over bands, so memory is bounded by a band whatever the image size.
 
     Parameters
     ----------
@@ -76,6 +89,8 @@ def lazy_image_metrics(
         :func:`~srgan_sci.metrics.image.default_data_range` of (a sample of) ``truth``.
     crop : int, optional
         Pixels removed at every border first.
+    band_pixels : int, optional
+        Approximate pixels per band of rows.
 
     Returns
     -------
@@ -100,18 +115,13 @@ def lazy_image_metrics(
     check_shapes(truth.shape, pred.shape, crop, WINDOW_SIZE)
     t = crop_border(truth, crop).astype(np.float64)
     p = crop_border(pred, crop).astype(np.float64).rechunk(t.chunks)
-    valid = da.isfinite(t) & da.isfinite(p)
-    diff = da.where(valid, t - p, 0.0)
-    local_ssim = lazy_ssim_map(t, p, data_range=data_range)
-    sums = (
-        da.sum(valid, dtype=np.int64),
-        da.sum(diff * diff),
-        da.sum(da.fabs(diff)),
-        da.sum(da.where(valid, t * t, 0.0)),
-        da.nansum(local_ssim),
-        da.sum(~da.isnan(local_ssim), dtype=np.int64),
-    )
-    count, squared, absolute, truth_squared, ssim_sum, ssim_count = dask.compute(*sums)
+    height, width = t.shape
+    rows = max(4 * WINDOW_SIZE, band_pixels // max(width, 1))
+    edges = np.linspace(0, height, max(1, round(height / rows)) + 1).astype(int)
+    totals = np.zeros(6)
+    for start, stop in itertools.pairwise(edges):
+        totals += _band_sums(t, p, int(start), int(stop), data_range)
+    count, squared, absolute, truth_squared, ssim_sum, ssim_count = totals
     if count == 0:
         raise MetricError("no pixel is finite in both truth and pred (after crop)")
     if ssim_count == 0:
@@ -125,3 +135,27 @@ def lazy_image_metrics(
         "nrmse": float(np.sqrt(mse) / np.sqrt(truth_squared / count)),
         "mae": float(absolute / count),
     }
+
+
+def _band_sums(t: da.Array, p: da.Array, start: int, stop: int, data_range: float) -> np.ndarray:
+    """The six sums of rows ``[start, stop)``; SSIM from the rows with a 5-row halo.
+
+    The SSIM map of the haloed band is NaN within 5 rows of the band's edges, i.e. on
+    the halo rows (or on the image's own border rows), so the interior rows' values
+    equal those of the whole image's map.
+    """
+    low, high = max(start - WINDOW_RADIUS, 0), min(stop + WINDOW_RADIUS, t.shape[0])
+    inner = slice(start - low, stop - low)
+    local_ssim = lazy_ssim_map(t[low:high], p[low:high], data_range=data_range)[inner]
+    tb, pb = t[start:stop], p[start:stop]
+    valid = da.isfinite(tb) & da.isfinite(pb)
+    diff = da.where(valid, tb - pb, 0.0)
+    sums = (
+        da.sum(valid, dtype=np.int64),
+        da.sum(diff * diff),
+        da.sum(da.fabs(diff)),
+        da.sum(da.where(valid, tb * tb, 0.0)),
+        da.nansum(local_ssim),
+        da.sum(~da.isnan(local_ssim), dtype=np.int64),
+    )
+    return np.array(dask.compute(*sums), dtype=np.float64)

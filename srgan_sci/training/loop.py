@@ -33,6 +33,7 @@ from srgan_sci.losses import (
     pixel_loss,
     ssim_loss,
 )
+from srgan_sci.metrics.consistency import lr_pedestal
 from srgan_sci.models.bundle import BundleMetadata, save_bundle
 from srgan_sci.models.discriminator import build_discriminator
 from srgan_sci.models.features import build_feature_extractor
@@ -298,6 +299,8 @@ def _train(
             degradation=specs[0].to_dict(),
             training={
                 "degradations": [spec.to_dict() for spec in specs],
+                # LR patches had this pedestal removed: outputs keep the LR's zero point
+                "lr_pedestals_removed": sorted({lr_pedestal(spec) for spec in specs}),
                 "steps": total,
                 "phases": {"pretrain": pretrain_steps, "gan": config.steps_in("gan")},
                 "world_size": env.world_size,

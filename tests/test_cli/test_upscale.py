@@ -49,8 +49,10 @@ def test_fits_upscale_keeps_wcs_units_and_nans(srsci, tmp_path):
     world_out = WCS(new_header).pixel_to_world_values(i, i[::-1])
     world_in = WCS(header).pixel_to_world_values((i + 0.5) / 2 - 0.5, (i[::-1] + 0.5) / 2 - 0.5)
     np.testing.assert_allclose(world_out, world_in, atol=1e-10)
-    # bicubic keeps the input's physical scale (statistics inverted, not per tile)
-    assert np.nanmean(result) == pytest.approx(np.nanmean(data), rel=0.01)
+    # bicubic keeps the input's physical scale (statistics inverted, not per tile); BUNIT
+    # 'adu' counts per pixel, so values are divided by 2**2 and the total flux is kept
+    assert new_header["SRUNITS"] == "per-pixel" and new_header["SRFLUXC"] is True
+    assert 4 * np.nanmean(result) == pytest.approx(np.nanmean(data), rel=0.01)
 
 
 def test_bundle_upscale_to_ome_zarr_equals_untiled_result(srsci, bundle, tmp_path):

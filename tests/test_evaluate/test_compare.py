@@ -7,7 +7,7 @@ from srgan_sci.compare import EvaluateError, evaluate_arrays
 from srgan_sci.degrade.chain import degrade
 from srgan_sci.degrade.scenes import synthetic_scene
 from srgan_sci.degrade.spec import preset
-from srgan_sci.metrics import default_data_range, metrics_table
+from srgan_sci.metrics import default_data_range, lr_pedestal, metrics_table
 
 
 def test_rows_hold_every_metric_and_match_the_metric_functions(moon_case):
@@ -15,7 +15,8 @@ def test_rows_hold_every_metric_and_match_the_metric_functions(moon_case):
     report = evaluate_arrays(truth, {"SR": pred}, lr=lr, spec=moon_case["spec"],
                              baselines=("bicubic",))  # fmt: skip
     assert list(report.table.rows) == ["bicubic", "SR"]
-    expected = metrics_table(truth, pred, data_range=default_data_range(truth))
+    calibrated = pred - np.float32(lr_pedestal(moon_case["spec"]))  # pred keeps the LR zero point
+    expected = metrics_table(truth, calibrated, data_range=default_data_range(truth))
     for name, value in expected.items():
         assert report.table["SR"][name] == pytest.approx(value, rel=1e-9)
     for column in ("care_psnr", "frc_resolution", "chi2_per_pixel", "flux_ratio"):
@@ -54,3 +55,16 @@ def test_mismatched_shapes_are_refused(moon_case):
         evaluate_arrays(moon_case["truth"], {"SR": moon_case["pred"][:-2]})
     with pytest.raises(EvaluateError, match="integer multiple"):
         evaluate_arrays(moon_case["truth"], {"SR": moon_case["pred"]}, lr=moon_case["lr"][:-1, :])
+
+
+def test_predictions_from_the_raw_lr_lose_the_pedestal_before_comparing():
+    spec = preset("widefield-lowlight")
+    scene = synthetic_scene("nuclei", (128, 128), seed=2).compute()
+    truth, lr = degrade(scene, spec, seed=1)
+    pedestal = spec.sky / spec.gain  # sky not subtracted by this preset, offset is
+    raw_zero_point = truth + np.float32(pedestal)
+    report = evaluate_arrays(truth, {"SR": raw_zero_point}, lr=lr, spec=spec)
+    assert report.table["SR"]["nrmse"] == pytest.approx(0.0, abs=1e-6)
+    assert any("pedestal" in note for note in report.notes)
+    calibrated = evaluate_arrays(truth, {"SR": raw_zero_point}, spec=spec, pred_zero_point="truth")
+    assert calibrated.table["SR"]["nrmse"] > 0.02  # the 10 ADU offset, now counted

@@ -81,7 +81,16 @@ class CountComputes(Callback):
         self.count += 1
 
 
-def test_a_single_compute():
+def test_bands_of_rows_give_the_whole_image_result():
+    truth, pred = pair(seed=7, holes=True)
+    t, p = da.from_array(truth, chunks=(37, 53)), da.from_array(pred, chunks=(37, 53))
+    whole = lazy_image_metrics(t, p, data_range=1.0, crop=2)
+    banded = lazy_image_metrics(t, p, data_range=1.0, crop=2, band_pixels=20 * truth.shape[1])
+    for name, value in whole.items():
+        assert banded[name] == pytest.approx(value, rel=1e-12), name
+
+
+def test_one_compute_per_band():
     truth, pred = pair(seed=4, holes=True)
     counter = CountComputes()
     with counter:
@@ -91,7 +100,7 @@ def test_a_single_compute():
             data_range=1.0,
             crop=1,
         )
-    assert counter.count == 1
+    assert counter.count == 1  # the test image fits in one band
 
 
 def test_errors():
