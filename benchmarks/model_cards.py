@@ -42,6 +42,7 @@ from srgan_sci.metrics import (
     metrics_table,
     psnr,
 )
+from srgan_sci.metrics.consistency import lr_pedestal
 from srgan_sci.models.bundle import read_bundle_metadata
 from srgan_sci.normalize import fit_asinh, fit_percentile
 from srgan_sci.upscale import load_model
@@ -150,10 +151,13 @@ def evaluate_case(
     hr_adu, lr = degrade(hr, spec, seed=noise_seed)
     truth = np.asarray(hr_adu, dtype=np.float64) * (s**2 if spec.binning == "sum" else 1)
     normalizer = fit_asinh(lr) if normalizer_kind == "asinh" else fit_percentile(lr)
+    # every method works on the raw LR and keeps its zero point; the pedestal (bias, sky)
+    # the degradation leaves in it is removed before comparing, as `srsci evaluate` does
+    pedestal = np.float32(lr_pedestal(spec))
     preds = {
-        "model": upscale_plane_numpy(model, lr, normalizer=normalizer),
-        "bicubic": upscale_baseline("bicubic", lr, s, spec),
-        "richardson-lucy": upscale_baseline("richardson-lucy", lr, s, spec),
+        "model": upscale_plane_numpy(model, lr, normalizer=normalizer) - pedestal,
+        "bicubic": upscale_baseline("bicubic", lr, s, spec) - pedestal,
+        "richardson-lucy": upscale_baseline("richardson-lucy", lr, s, spec) - pedestal,
     }
     return {name: _scores(truth, pred, normalizer, crop) for name, pred in preds.items()}
 
