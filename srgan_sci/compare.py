@@ -43,6 +43,7 @@ def evaluate_arrays(
     inputs: dict[str, Any] | None = None,
     data_range_source: str | None = None,
     pred_zero_point: str = "lr",
+    model_runner: Any = None,
 ) -> Report:
     """Evaluate in-memory predictions (and baselines from ``lr``) against ``truth``.
 
@@ -64,7 +65,8 @@ def evaluate_arrays(
     crop : int
         Border removed before the metrics, HR pixels.
     astro : bool
-        Add aperture photometry and centroid offsets of sources found in the truth.
+        Add aperture photometry and centroid offsets of sources found in the truth, and,
+        with ``lr``, the seven checks of :func:`srgan_sci.astro_validation.astro_protocol`.
     figures_dir : str or pathlib.Path, optional
         Write PNG figures there and add them to the report.
     core_metrics : dict, optional
@@ -80,6 +82,9 @@ def evaluate_arrays(
         ``"lr"``: the predictions were made from the raw LR and keep its zero point (as
         ``srsci upscale`` output does), so the spec's pedestal is removed from them
         before comparing; ``"truth"``: they are already calibrated.
+    model_runner : srgan_sci.validation_runs.ModelRunner, optional
+        The model behind the last prediction, for the hallucination and seam checks of
+        ``astro`` (skipped without it).
 
     Returns
     -------
@@ -151,10 +156,17 @@ def evaluate_arrays(
             "residual LR − degrade(SR) in units of the modelled noise σ (χ²/pixel ≈ 1 "
             "for a prediction consistent with the data)."
         )
+    protocol = None
     if astro:
         sections.append(_photometry(truth, images, scale or 1, spec, details))
+        if lr is not None:
+            protocol = _astro_validation(truth, images, lr, spec, figures_dir, model_runner)
+            details["astro_validation"] = protocol.details
+            sections += protocol.sections
     table = MetricsTable(rows)
     report = Report(title, table, inputs or {}, details, notes, sections)
+    if protocol is not None:
+        report.figures |= protocol.figures
     if figures_dir is not None:
         _figures(report, Path(figures_dir), truth, images, lr, scale, frc, residuals)
     return report
@@ -210,6 +222,31 @@ def _photometry(
         f"Sources detected in the truth (FWHM {fwhm:g} HR px); fluxes in circular apertures, "
         "centroid offsets from the truth's centroids in LR pixels.",
         MetricsTable(result),
+    )
+
+
+def _astro_validation(
+    truth: np.ndarray,
+    images: dict[str, np.ndarray],
+    lr: np.ndarray,
+    spec: DegradationSpec | None,
+    figures_dir: str | Path | None,
+    model_runner: Any,
+) -> Any:
+    """The seven checks of the astronomical validation protocol."""
+    from srgan_sci.astro_validation import astro_protocol
+
+    if figures_dir is not None:
+        Path(figures_dir).mkdir(parents=True, exist_ok=True)
+    scale = scale_of(truth.shape, lr.shape)
+    return astro_protocol(
+        truth,
+        images,
+        lr=lr,
+        scale=scale,
+        spec=spec,
+        model_runner=model_runner,
+        figures_dir=figures_dir,
     )
 
 

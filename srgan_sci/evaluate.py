@@ -80,7 +80,9 @@ class EvaluateConfig:
     region : int
         Side of the central analysis region, HR pixels.
     astro : bool
-        Add source photometry and astrometry (photutils) to the report.
+        Add source photometry and astrometry (photutils) to the report, and with ``lr``
+        the seven checks of :mod:`srgan_sci.astro_validation`; with ``model`` too, the
+        model is run for the hallucination and seam checks.
     pred_zero_point : {"lr", "truth"}
         Whether the prediction keeps the raw LR's zero point (made from it by
         ``srsci upscale``; the degradation's pedestal is removed before comparing) or is
@@ -174,6 +176,11 @@ def evaluate_files(config: EvaluateConfig) -> Report:
         truth_region, lr_region, region, scheduler="threads"
     )
     inputs = {"truth": config.truth, "pred": config.pred, "lr": config.lr, "model": config.model}
+    runner = None
+    if config.astro and config.model and lr is not None:
+        from srgan_sci.validation_runs import model_runner
+
+        runner = model_runner(config.model)
 
     def write(folder: Path) -> Report:
         folder.mkdir(parents=True)
@@ -191,6 +198,7 @@ def evaluate_files(config: EvaluateConfig) -> Report:
             title=Path(config.pred).name,
             inputs=inputs,
             pred_zero_point="truth",  # the pedestal was removed above
+            model_runner=runner,
             data_range_source="given"
             if config.data_range
             else "0.1–99.9 percentile range of the truth, from a sample of its pixels",

@@ -41,3 +41,17 @@ def test_console_script_reports_version():
     )
     assert result.returncode == 0
     assert result.stdout.strip() == f"srsci {srgan_sci.__version__}"
+
+
+def test_test_module_names_are_unique():
+    """pytest imports test files by basename (no __init__.py): duplicates fail collection."""
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted(names) == sorted(set(names))
+
+
+def test_bundled_models_ship_as_package_data():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["srgan_sci.zoo"]
+    assert {"*/model.json", "*/model.safetensors", "*/MODEL_CARD.md", "recipes/*.toml"} <= set(
+        patterns
+    )
