@@ -41,7 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=BASELINE_CHOICES,
         help="comma-separated baselines from the LR, or 'none' (bicubic,lanczos,richardson-lucy)",
     )
-    parser.add_argument("--model", help="model bundle whose degradation (PSF, noise) to assume")
+    parser.add_argument(
+        "--model",
+        help="model name or bundle: its degradation (PSF, noise) is assumed, and with --astro "
+        "it is run for the hallucination and seam checks",
+    )
     parser.add_argument("--preset", choices=sorted(PRESETS), help="degradation preset to assume")
     parser.add_argument("--data-range", type=float, help="PSNR/SSIM data range (truth 0.1-99.9 %%)")
     parser.add_argument("--crop", type=int, default=0, help="HR pixels cropped at each border")
@@ -52,7 +56,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--region", type=int, default=1024, help="side of the central analysis region (1024)"
     )
-    parser.add_argument("--astro", action="store_true", help="add photometry and astrometry")
+    parser.add_argument(
+        "--astro",
+        action="store_true",
+        help="astronomy validation: consistency, photometry, astrometry, PSF, noise, "
+        "hallucination and seams",
+    )
     parser.add_argument(
         "--pred-zero-point",
         choices=("lr", "truth"),

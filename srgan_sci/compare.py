@@ -160,7 +160,17 @@ def evaluate_arrays(
     if astro:
         sections.append(_photometry(truth, images, scale or 1, spec, details))
         if lr is not None:
-            protocol = _astro_validation(truth, images, lr, spec, figures_dir, model_runner)
+            from srgan_sci.astro_validation import astro_protocol
+
+            protocol = astro_protocol(
+                truth,
+                images,
+                lr=lr,
+                scale=scale,
+                spec=spec,
+                model_runner=model_runner,
+                figures_dir=figures_dir,
+            )
             details["astro_validation"] = protocol.details
             sections += protocol.sections
     table = MetricsTable(rows)
@@ -222,31 +232,6 @@ def _photometry(
         f"Sources detected in the truth (FWHM {fwhm:g} HR px); fluxes in circular apertures, "
         "centroid offsets from the truth's centroids in LR pixels.",
         MetricsTable(result),
-    )
-
-
-def _astro_validation(
-    truth: np.ndarray,
-    images: dict[str, np.ndarray],
-    lr: np.ndarray,
-    spec: DegradationSpec | None,
-    figures_dir: str | Path | None,
-    model_runner: Any,
-) -> Any:
-    """The seven checks of the astronomical validation protocol."""
-    from srgan_sci.astro_validation import astro_protocol
-
-    if figures_dir is not None:
-        Path(figures_dir).mkdir(parents=True, exist_ok=True)
-    scale = scale_of(truth.shape, lr.shape)
-    return astro_protocol(
-        truth,
-        images,
-        lr=lr,
-        scale=scale,
-        spec=spec,
-        model_runner=model_runner,
-        figures_dir=figures_dir,
     )
 
 
