@@ -44,3 +44,21 @@ def write_results(name: str, payload: dict[str, Any], markdown_lines: list[str])
         "",
     ]
     (RESULTS / f"{name}.md").write_text("\n".join(header + markdown_lines) + "\n")
+
+
+def run_child(command: list[str]) -> dict[str, Any]:
+    """Run ``command`` to completion; its wall time and the children's peak RSS so far.
+
+    ``ru_maxrss`` of ``RUSAGE_CHILDREN`` is the largest child of this process so far, so
+    runs should go in increasing size; ``peak_is_this_run`` says whether this one set it.
+    """
+    import resource
+    import subprocess
+    import time
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "peak_is_this_run": peak_kb > before}

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks._machine import machine_info, write_results
+from benchmarks._machine import machine_info, run_child, write_results
 
 
 def _srsci(*args: str) -> None:
@@ -36,19 +34,16 @@ def run_once(size: int, workdir: Path) -> dict[str, float]:
            "--val-fraction", "0", "--out", str(pairs), "--no-progress")  # fmt: skip
     _srsci("upscale", str(pairs / "lr" / "0"), str(sr), "--model", "lanczos", "--scale", "4",
            "--no-progress")  # fmt: skip
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    _srsci("evaluate", "--pred", str(sr), "--truth", str(pairs / "hr" / "0"), "--lr",
-           str(pairs / "lr" / "0"), "--out", str(report), "--no-progress")  # fmt: skip
-    wall = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    child = run_child([sys.executable, "-m", "srgan_sci.cli.main", "evaluate", "--pred", str(sr),
+                       "--truth", str(pairs / "hr" / "0"), "--lr", str(pairs / "lr" / "0"),
+                       "--out", str(report), "--no-progress"])  # fmt: skip
     psnr = json.loads((report / "report.json").read_text())["metrics"]["SR"]["psnr"]
     return {
         "size": size,
         "hr_float32_mb": size * size * 4 / 2**20,
-        "evaluate_wall_s": wall,
-        "evaluate_peak_rss_mb": peak_kb / 1024,
-        "peak_rss_is_max_so_far": peak_kb > before,
+        "evaluate_wall_s": child["wall_s"],
+        "evaluate_peak_rss_mb": child["peak_rss_mb"],
+        "peak_rss_is_max_so_far": child["peak_is_this_run"],
         "sr_psnr_db": psnr,
     }
 

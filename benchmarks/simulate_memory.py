@@ -10,14 +10,11 @@ Run: ``python -m benchmarks.simulate_memory [--sizes 4096 8192 20480]``.
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks._machine import machine_info, write_results
+from benchmarks._machine import machine_info, run_child, write_results
 
 
 def run_once(size: int, workdir: Path) -> dict[str, float]:
@@ -27,18 +24,14 @@ def run_once(size: int, workdir: Path) -> dict[str, float]:
         sys.executable, "-m", "srgan_sci.cli.main", "simulate", "--scene", "galaxies",
         "--size", str(size), "--preset", "ground-seeing", "--out", str(out), "--no-progress",
     ]  # fmt: skip
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    wall = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    child = run_child(command)
     return {
         "size": size,
         "hr_megapixels": size * size / 1e6,
         "hr_float32_mb": size * size * 4 / 2**20,
-        "wall_s": wall,
-        "peak_rss_mb": peak_kb / 1024,
-        "peak_rss_is_max_so_far": peak_kb > before,
+        "wall_s": child["wall_s"],
+        "peak_rss_mb": child["peak_rss_mb"],
+        "peak_rss_is_max_so_far": child["peak_is_this_run"],
     }
 
 
