@@ -32,7 +32,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "report.html and PNG figures.",
     )
     parser.add_argument("--pred", required=True, help="super-resolved image (FITS/TIFF/Zarr)")
-    parser.add_argument("--truth", required=True, help="high-resolution ground truth")
+    parser.add_argument(
+        "--truth",
+        help="high-resolution ground truth; without it (a real observation) --astro --lr run "
+        "the truth-free checks: consistency, stars, sky noise, hallucination, seams",
+    )
     parser.add_argument("--lr", help="the low-resolution input (enables baselines, consistency)")
     parser.add_argument("--out", required=True, help="report folder to create")
     parser.add_argument(

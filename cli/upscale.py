@@ -125,7 +125,19 @@ def run(args: argparse.Namespace) -> int:
         print(summary["model_choice"], file=sys.stderr)
     shape_in, shape_out = tuple(summary["input_shape"]), tuple(summary["output_shape"])
     print(f"{summary['input']} {shape_in} -> {summary['output']} {shape_out} ({summary['model']})")
+    if "effective_psf" in summary:
+        print(_psf_line(summary["effective_psf"]))
     return 0
+
+
+def _psf_line(psf: dict) -> str:
+    """What the SRPSF* header cards say, in words."""
+    if not psf["n_stars"]:
+        return "effective PSF: no isolated stars found (header SRPSFN = 0)"
+    return (
+        f"effective PSF of the output: FWHM {psf['fwhm']:.2f} px, ellipticity "
+        f"{psf['ellipticity']:.3f}, from {psf['n_stars']} stars (header SRPSFFW, SRPSFEL)"
+    )
 
 
 def _run_batch(args: argparse.Namespace) -> int:
@@ -134,8 +146,15 @@ def _run_batch(args: argparse.Namespace) -> int:
 
     if not args.out_dir or args.input or args.output:
         raise ValueError("--batch takes --out-dir DIR and no positional INPUT/OUTPUT")
+    from srgan_sci.io.fits_output import FitsOutputWarning
+
     template = _config(args, "", "")
-    manifest = upscale_batch(expand_inputs(args.batch), args.out_dir, template)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitsOutputWarning)  # printed once below, per file
+        manifest = upscale_batch(expand_inputs(args.batch), args.out_dir, template)
+    for source, entry in manifest.items():
+        for message in entry.get("warnings", []):
+            print(f"srsci: warning: {source}: {message}", file=sys.stderr)
     failed = [source for source, entry in manifest.items() if entry["status"] == "failed"]
     print(
         f"{len(manifest) - len(failed)} done, {len(failed)} failed; "

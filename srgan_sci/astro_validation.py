@@ -12,8 +12,9 @@ with a table and a figure:
 6. ``hallucination`` — sources in upscaled pure noise, injection–recovery (needs a model);
 7. ``seams`` — two shifted chunk grids and the grid's Fourier signature (needs a model).
 
-Checks 1, 5 and 7 need no truth.  Images are pedestal-free, in LR units per HR pixel
-position; ``lr`` is the raw readout.
+Checks 1, 5, 6 and 7 need no truth; without one, check 4 measures the stars each image
+shows itself (:func:`~srgan_sci.metrics.validation_psf.star_psf`).  Images are
+pedestal-free, in LR units per HR pixel position; ``lr`` is the raw readout.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from srgan_sci.metrics.validation import (
     source_table,
 )
 from srgan_sci.metrics.validation_noise import sky_mask, sky_noise
-from srgan_sci.metrics.validation_psf import effective_psf, psf_header_cards
+from srgan_sci.metrics.validation_psf import effective_psf, psf_header_cards, star_psf
 from srgan_sci.report import MetricsTable, Section
 from srgan_sci.report import validation_figures as plots
 
@@ -74,7 +75,8 @@ def astro_protocol(
     Parameters
     ----------
     truth : numpy.ndarray or None
-        Ground truth in the images' units; None runs checks 1, 5 and 7 only.
+        Ground truth in the images' units; None runs checks 1, 4 (on the stars each image
+        shows), 5, 6 and 7 only.
     images : dict
         ``{label: image}``, pedestal-free, LR units per HR pixel position.
     lr : numpy.ndarray
@@ -101,6 +103,8 @@ def astro_protocol(
     run.consistency(images)
     if truth is not None:
         run.sources(truth, images, prediction)
+    else:
+        run.stars(images, prediction)
     run.noise(truth, images, prediction)
     if model_runner is None:
         for key, title in (("hallucination", "6. Hallucination"), ("seams", "7. Seams")):
@@ -196,6 +200,23 @@ class _Protocol:
             f"below the PSF's {self.fwhm:.3g} HR px); medians. FITS cards for {prediction}: "
             + ", ".join(f"{key} = {value[0]:.4g}" for key, value in header.items())
             + ".",
+            {"methods": found, "header": header},
+            {k: {n: v for n, v in e.items() if n != "fwhm_per_star"} for k, e in found.items()},
+            lambda path: plots.psf_figure(path, found),
+        )
+
+    def stars(self, images: dict[str, np.ndarray], prediction: str) -> None:
+        """Check 4 without a truth: the most compact isolated sources of each image."""
+        found = {label: star_psf(image) for label, image in images.items()}
+        header = psf_header_cards(found[prediction])
+        cards = ", ".join(f"{key} = {value[0]:.4g}" for key, value in header.items())
+        self.add(
+            "effective_psf",
+            "4. Effective PSF",
+            "No truth: 2-D Gaussian fits of the isolated peaks above 20 sky σ of each image, "
+            "the most compact of them (the stellar locus); medians. The PSF of the "
+            f"degradation is {self.fwhm:.3g} HR px FWHM. FITS cards for {prediction}: "
+            f"{cards}.",
             {"methods": found, "header": header},
             {k: {n: v for n, v in e.items() if n != "fwhm_per_star"} for k, e in found.items()},
             lambda path: plots.psf_figure(path, found),

@@ -45,7 +45,8 @@ def upscale_batch(
     """Upscale every input into ``out_dir``; failures are recorded, not fatal.
 
     ``out_dir/manifest.json`` maps each input to its output, status (``done`` or
-    ``failed``) and error message; it is rewritten atomically after every file, and inputs
+    ``failed``), error message and the run's ``warnings`` (unit rule, HDUs left out);
+    it is rewritten atomically after every file, and inputs
     already ``done`` are skipped on a re-run.  Unfinished Zarr outputs are resumed.
 
     Returns
@@ -66,8 +67,10 @@ def upscale_batch(
         output = out_dir / output_name(source, suffix)
         config = replace(template, input=source, output=str(output), resume=suffix.endswith("zarr"))
         try:
-            upscale_file(config)
+            summary = upscale_file(config)
             manifest[source] = {"output": str(output), "status": "done"}
+            if summary.get("warnings"):
+                manifest[source]["warnings"] = summary["warnings"]
         except (SrsciError, OSError, ValueError) as error:
             message = " ".join(str(error).split())
             manifest[source] = {"output": str(output), "status": "failed", "error": message}

@@ -57,8 +57,11 @@ class EvaluateConfig:
 
     Parameters
     ----------
-    pred, truth : str
-        The super-resolved image and the ground truth (FITS, TIFF or Zarr, same shape).
+    pred : str
+        The super-resolved image (FITS, TIFF or Zarr).
+    truth : str or None
+        The ground truth, same shape.  None (a real observation) needs ``astro`` and
+        ``lr``: the truth-free checks of :mod:`srgan_sci.evaluate_lr` run instead.
     out : str
         Report folder (``report.json``, ``report.md``, ``report.html``, PNG figures).
     lr : str, optional
@@ -94,7 +97,7 @@ class EvaluateConfig:
     """
 
     pred: str
-    truth: str
+    truth: str | None
     out: str
     lr: str | None = None
     baselines: tuple[str, ...] = BASELINES
@@ -118,6 +121,11 @@ class EvaluateConfig:
             raise EvaluateError("--crop must be >= 0 and --region >= 16")
         if self.data_range is not None and not self.data_range > 0:
             raise EvaluateError(f"--data-range must be > 0, got {self.data_range}")
+        if self.truth is None and not (self.astro and self.lr):
+            raise EvaluateError(
+                "--truth is required, except with --astro and --lr (the truth-free checks: "
+                "consistency, stars, sky noise, hallucination, seams)"
+            )
 
 
 def evaluate_files(config: EvaluateConfig) -> Report:
@@ -128,6 +136,10 @@ def evaluate_files(config: EvaluateConfig) -> Report:
     Report
         The report that was written (figures are paths inside ``config.out``).
     """
+    if config.truth is None:
+        from srgan_sci.evaluate_lr import evaluate_without_truth
+
+        return evaluate_without_truth(config)
     out = Path(config.out)
     if out.exists() and not config.overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
@@ -262,7 +274,7 @@ def resolve_spec(config: EvaluateConfig) -> tuple[DegradationSpec | None, str]:
             return DegradationSpec.from_dict(degradation), f"model {config.model}"
     if config.preset:
         return preset(config.preset), f"preset {config.preset}"
-    attrs = pairs_attrs(config.truth)
+    attrs = pairs_attrs(config.truth or config.lr or "")
     if attrs is not None:
         return DegradationSpec.from_dict(attrs["spec"]), "the truth's pairs dataset"
     return None, "none"

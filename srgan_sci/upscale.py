@@ -31,6 +31,7 @@ from srgan_sci.upscale_fits import (
     scale_values,
     upscale_mef,
 )
+from srgan_sci.upscale_psf import record_output_psf
 from srgan_sci.zoo import default_model
 
 BASELINES = ("bicubic", "lanczos")
@@ -315,6 +316,8 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     with dask_scheduler(config.scheduler, slurm_config=config.slurm_config) as where:
         write_array(output, upscaled, meta, overwrite=config.overwrite, **options)
     journal.unlink(missing_ok=True)
+    if meta.fits_header is not None and kind in ("fits", "zarr"):
+        summary["effective_psf"] = record_output_psf(output, kind)
     return {
         **summary,
         "input_shape": list(image.data.shape),

@@ -52,6 +52,7 @@ from srgan_sci.io.fits_output import (
 )
 from srgan_sci.io.metadata import LazyImage
 from srgan_sci.io.units import UnitDecision, decide_units
+from srgan_sci.upscale_psf import add_psf_cards
 
 __all__ = [
     "LookupDistortionError",
@@ -212,8 +213,9 @@ def upscale_mef(
     Returns
     -------
     dict
-        ``hdus`` (what happened to each HDU), ``units``, ``normalizers`` and the shapes
-        of the first ``SCI``.
+        ``hdus`` (what happened to each HDU), ``units``, ``normalizers``, the shapes
+        and the ``effective_psf`` (cards ``SRPSF*`` in each ``SCI`` header) of the first
+        ``SCI``.
     """
     with fits.open(path, mode="readonly") as hdul:
         primary = hdul[0].header.copy()
@@ -240,7 +242,7 @@ def upscale_mef(
     arrays = [data for outputs in science.values() for data, _ in outputs]
     computed = iter(dask.compute(*arrays))
     first = next(iter(decisions.values()))
-    hdus, report = [], []
+    hdus, report, psf = [], [], []
     with fits.open(path, mode="readonly") as hdul:
         for hdu in layout:
             source = hdul[hdu.index]
@@ -248,8 +250,10 @@ def upscale_mef(
                 hdus.append(_primary(source, scale, first, provenance, lookup))
                 report.append(f"{hdu.label}: header kept, provenance added")
             elif hdu.role == SCIENCE:
-                for _, header in science[hdu.index]:
+                for position, (_, header) in enumerate(science[hdu.index]):
                     data = np.asarray(next(computed), dtype=np.float32)
+                    if position == 0:  # the image, not its TTA spread
+                        psf.append(add_psf_cards(header, data))
                     hdus.append(fits.ImageHDU(data, header=clean_image_header(header)))
                 report.append(f"{hdu.label}: upscaled by {provenance.model}")
             elif hdu.role in COMPANIONS:
@@ -274,6 +278,7 @@ def upscale_mef(
         "units": first.rule,
         "normalizer": normalizers[0],
         "normalizers": normalizers,
+        "effective_psf": psf[0],
     }
 
 

@@ -2,7 +2,9 @@
 
 Isolated point sources of the truth are fitted with elliptical 2-D Gaussians in the truth
 and in every image; the medians of their FWHM and ellipticity describe the resolution the
-SR actually delivers.  :func:`psf_header_cards` turns one result into FITS cards.
+SR actually delivers.  Without a truth, :func:`star_psf` finds the stars in the image
+itself (the most compact isolated sources: the stellar locus).  :func:`psf_header_cards`
+turns one result into FITS cards.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.ndimage import maximum_filter
 from scipy.optimize import least_squares
 
-from srgan_sci.metrics.validation import SourceTable
+from srgan_sci.metrics.validation import SourceTable, sky_sigma
 
-__all__ = ["effective_psf", "fit_gaussian", "psf_header_cards"]
+__all__ = ["effective_psf", "fit_gaussian", "psf_header_cards", "star_psf"]
+
+STELLAR_LOCUS = 1.25
+"""Stars are the fits with FWHM up to this factor times the 10th percentile of all fits."""
 
 GAUSSIAN_FWHM = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
@@ -98,6 +104,71 @@ def effective_psf(
     return result
 
 
+def star_psf(
+    image: np.ndarray,
+    *,
+    min_snr: float = 20.0,
+    box: int = 21,
+    max_sources: int = 300,
+) -> dict[str, float]:
+    """Effective PSF of an image without a truth: FWHM and ellipticity of its stars.
+
+    Local maxima of ``box`` pixels above ``min_snr`` times the sigma-clipped sky noise
+    (with no other maximum above a tenth of their peak within ``box`` pixels: isolated),
+    the ``max_sources`` brightest, are fitted with 2-D Gaussians (:func:`fit_gaussian`).
+    Stars are the most compact fits: FWHM up to :data:`STELLAR_LOCUS` times the 10th
+    percentile (galaxies are larger).  An image with no stars reports the size of its most
+    compact sources, an upper bound of the PSF.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image, background-subtracted or not; NaN allowed.
+    min_snr : float
+        Peak detection threshold in sky σ above the sky level.
+    box : int
+        Side of the fitting box and of the isolation window, pixels (odd).
+    max_sources : int
+        Brightest candidates fitted.
+
+    Returns
+    -------
+    dict
+        ``n_stars``, ``fwhm`` (px), ``ellipticity`` (medians; NaN without stars) and
+        ``fwhm_per_star``.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    half = box // 2
+    finite = np.isfinite(image)
+    if finite.sum() < box * box:
+        return _psf_summary(np.empty((0, 2)))
+    filled = np.where(finite, image, np.nanmedian(image))
+    sky = float(np.median(filled))
+    threshold = sky + min_snr * max(sky_sigma(filled), 1e-12)
+    peaks = (filled == maximum_filter(filled, size=3)) & (filled > threshold)
+    peaks[:half] = peaks[-half:] = False
+    peaks[:, :half] = peaks[:, -half:] = False
+    ys, xs = np.nonzero(peaks)
+    order = np.argsort(filled[ys, xs])[::-1][:max_sources]
+    ys, xs = ys[order], xs[order]
+    heights = filled[ys, xs] - sky
+    all_ys, all_xs = np.nonzero((filled == maximum_filter(filled, size=3)) & (filled > sky))
+    fits = []
+    for y, x, height in zip(ys, xs, heights, strict=True):
+        near = (np.abs(all_ys - y) <= 2 * half) & (np.abs(all_xs - x) <= 2 * half)
+        near &= (all_ys != y) | (all_xs != x)
+        if np.any(filled[all_ys[near], all_xs[near]] - sky > 0.1 * height):
+            continue
+        cutout = image[y - half : y + half + 1, x - half : x + half + 1]
+        fits.append(fit_gaussian(cutout))
+    fits_array = np.array(fits, dtype=np.float64).reshape(-1, 2)
+    good = fits_array[np.isfinite(fits_array[:, 0])]
+    if len(good) == 0:
+        return _psf_summary(good)
+    locus = STELLAR_LOCUS * float(np.percentile(good[:, 0], 10))
+    return _psf_summary(good[good[:, 0] <= locus])
+
+
 def _psf_summary(fits: np.ndarray) -> dict[str, float]:
     good = fits[np.isfinite(fits[:, 0])]
     return {
@@ -109,8 +180,15 @@ def _psf_summary(fits: np.ndarray) -> dict[str, float]:
 
 
 def psf_header_cards(result: dict[str, float]) -> dict[str, tuple[float, str]]:
-    """FITS cards ``SRPSFFW`` and ``SRPSFEL`` of one image's :func:`effective_psf` entry."""
-    return {
-        "SRPSFFW": (result["fwhm"], "median FWHM of isolated stars in SR [HR px]"),
-        "SRPSFEL": (result["ellipticity"], "median ellipticity 1-b/a of isolated stars"),
+    """FITS cards of one image's :func:`effective_psf` or :func:`star_psf` result.
+
+    ``SRPSFFW`` (FWHM, HR px) and ``SRPSFEL`` (ellipticity) when stars were measured, and
+    ``SRPSFN`` (how many) always.
+    """
+    cards: dict[str, tuple[float, str]] = {
+        "SRPSFN": (int(result["n_stars"]), "isolated stars behind SRPSFFW/SRPSFEL"),
     }
+    if result["n_stars"] and math.isfinite(result["fwhm"]):
+        cards["SRPSFFW"] = (round(result["fwhm"], 4), "median FWHM of isolated stars [HR px]")
+        cards["SRPSFEL"] = (round(result["ellipticity"], 4), "median ellipticity 1-b/a of stars")
+    return cards

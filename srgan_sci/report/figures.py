@@ -66,7 +66,7 @@ def _nearest(lr: np.ndarray, scale: int) -> np.ndarray:
 
 def panel_figure(
     path: str | Path,
-    truth: np.ndarray,
+    truth: np.ndarray | None,
     images: dict[str, np.ndarray],
     *,
     lr: np.ndarray | None = None,
@@ -80,8 +80,9 @@ def panel_figure(
     ----------
     path : str or pathlib.Path
         PNG to write.
-    truth : numpy.ndarray
-        Ground truth, 2-D.
+    truth : numpy.ndarray or None
+        Ground truth, 2-D; without it, no truth and no error panel (the stretch and the
+        zoomed crop come from the ``error_of`` image).
     images : dict
         ``{label: image}`` in display order, each shaped like ``truth``.
     lr : numpy.ndarray, optional
@@ -94,18 +95,20 @@ def panel_figure(
         Display stretch (asinh suits high-dynamic-range sky images).
     """
     panels: list[tuple[str, np.ndarray, Any]] = []
-    norm = display_norm(truth, tuple(images.values()), stretch)
+    reference = truth if truth is not None else images[error_of or list(images)[-1]]
+    norm = display_norm(reference, tuple(images.values()), stretch)
     if lr is not None:
         panels.append((f"LR (x{scale} nearest)", _nearest(lr, scale), norm))
     panels += [(label, image, norm) for label, image in images.items()]
-    panels.append(("truth", truth, norm))
-    if images:
+    if truth is not None:
+        panels.append(("truth", truth, norm))
+    if images and truth is not None:
         label = error_of or list(images)[-1]
         error = np.abs(images[label] - truth)
         finite = error[np.isfinite(error)]
         top = float(np.percentile(finite, 99.5)) if finite.size else 1.0
         panels.append((f"|{label} − truth|", error, ImageNormalize(vmin=0, vmax=top or 1.0)))
-    y, x, side = zoom_box(truth)
+    y, x, side = zoom_box(reference)
     columns = len(panels)
     figure = Figure(figsize=(2.6 * columns, 5.4))
     axes = figure.subplots(2, columns, squeeze=False)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from srgan_sci.evaluate import EvaluateConfig, evaluate_files
+from srgan_sci.evaluate_lr import TRUTH_FREE_CHECKS
 
 CHECKS = (
     "consistency",
@@ -81,7 +82,7 @@ def test_every_check_has_numbers_in_report_json(field):
     assert isinstance(checks["astrometry"]["SR"]["half_pixel_flag"], bool)
     psf = checks["effective_psf"]
     assert set(psf["methods"]) == {"truth", *METHODS}
-    assert set(psf["header"]) == {"SRPSFFW", "SRPSFEL"}
+    assert set(psf["header"]) == {"SRPSFFW", "SRPSFEL", "SRPSFN"}
     assert checks["noise"]["truth_noise_free"] is True
     assert checks["noise"]["methods"]["SR"]["sky_rms"] < checks["noise"]["lr_sigma"]
     hallucination = checks["hallucination"]
@@ -119,3 +120,32 @@ def test_without_a_model_the_model_checks_are_skipped(field, tmp_path):
     assert checks["seams"] == {"skipped": "skipped: pass --model"}
     assert "photometry" in checks and "noise" in checks
     assert "skipped: pass --model" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_a_real_observation_without_truth_gets_the_truth_free_checks(field, srsci, tmp_path):
+    out = tmp_path / "report"
+    result = srsci("evaluate", "--pred", str(field["sr"]), "--lr", f"{field['pairs']}/lr/0",
+                   "--model", "astro-x4", "--astro", "--baselines", "bicubic",
+                   "--region", "256", "--out", str(out), "--no-progress")  # fmt: skip
+    assert "| SR |" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    checks = report["details"]["astro_validation"]
+    assert set(checks) == set(TRUTH_FREE_CHECKS)
+    assert report["inputs"]["truth"] is None
+    assert set(checks["consistency"]) == {"bicubic", "SR"}
+    # the bicubic of the LR keeps the LR's noise; the model removes most of it
+    noise = checks["noise"]["methods"]
+    assert noise["SR"]["rms_over_lr_sigma"] < noise["bicubic"]["rms_over_lr_sigma"]
+    assert "SRPSFN" in checks["effective_psf"]["header"]
+    assert checks["seams"]["astro-x4"]["max_abs_diff_over_range"] < 1e-5
+    html = (out / "report.html").read_text()
+    assert "No truth" in html and "4. Effective PSF" in html and "2. Point-source" not in html
+    for name in TRUTH_FREE_CHECKS:
+        assert (out / report["figures"][f"astro_{name}"]).stat().st_size > 10_000
+
+
+def test_without_truth_evaluate_needs_astro_and_lr(field, srsci, tmp_path):
+    result = srsci("evaluate", "--pred", str(field["sr"]), "--lr", f"{field['pairs']}/lr/0",
+                   "--out", str(tmp_path / "r"), check_rc=2)  # fmt: skip
+    assert result.stderr.startswith("srsci: error: --truth is required, except with --astro")
+    assert "Traceback" not in result.stderr and not (tmp_path / "r").exists()

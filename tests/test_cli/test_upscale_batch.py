@@ -40,3 +40,21 @@ def test_batch_records_failures_and_a_rerun_continues(srsci, tmp_path):
     assert "3 done, 0 failed" in second.stdout
     assert done.stat().st_mtime_ns == stamp  # finished files are not redone
     assert (out / "broken.ome.zarr").exists()
+
+
+def test_batch_prints_the_unit_rule_warning_of_each_file(srsci, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(1)
+    for name, bunit in (("odd", "furlong"), ("known", "electron/s")):
+        header = fits.Header({"BUNIT": bunit})
+        fits.writeto(inputs / f"{name}.fits", rng.random((32, 32), dtype=np.float32), header)
+    out = tmp_path / "out"
+    options = ["--model", "bicubic", "--scale", "2", "--chunk", "16", "--no-progress"]
+    result = srsci("upscale", "--batch", str(inputs / "*.fits"), "--out-dir", str(out), *options)
+    warnings = [line for line in result.stderr.splitlines() if "srsci: warning:" in line]
+    assert len(warnings) == 1
+    assert str(inputs / "odd.fits") in warnings[0] and "'furlong'" in warnings[0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "warnings" not in manifest[str(inputs / "known.fits")]
+    assert "furlong" in manifest[str(inputs / "odd.fits")]["warnings"][0]

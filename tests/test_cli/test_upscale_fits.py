@@ -97,3 +97,40 @@ def test_lookup_distortion_is_refused_on_one_line_unless_dropped(srsci, tmp_path
     written = fits.getheader(out)
     assert "D2IMDIS1" not in written and "D2IM1" not in written
     assert any("removed lookup-table distortion" in line for line in written["HISTORY"])
+
+
+def star_field(sigma: float = 1.5, shape=(96, 96)) -> np.ndarray:
+    """Isolated Gaussian stars of width ``sigma`` px on faint noise (electron/s)."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(float)
+    image = rng.normal(0.0, 0.2, shape)
+    for y, x in np.stack(np.mgrid[12:90:16, 12:90:16], -1).reshape(-1, 2):
+        y, x = y + rng.uniform(-0.5, 0.5), x + rng.uniform(-0.5, 0.5)
+        image += 100.0 * np.exp(-0.5 * ((yy - y) ** 2 + (xx - x) ** 2) / sigma**2)
+    return image.astype(np.float32)
+
+
+@pytest.mark.parametrize("suffix", [".fits", ".ome.zarr"])
+def test_the_output_header_records_the_effective_psf(srsci, tmp_path, suffix):
+    header = header_from_text(HST_WFC3_PC_CDELT)
+    header["BUNIT"] = "electron/s"
+    fits.writeto(tmp_path / "stars.fits", star_field(), header)
+    out = tmp_path / f"stars_x2{suffix}"
+    result = srsci("upscale", str(tmp_path / "stars.fits"), str(out), *BICUBIC_X2)
+    written = open_array(out).meta.fits_header
+    assert written["SRPSFN"] >= 20
+    # a Gaussian of FWHM 2.355 * 1.5 LR px interpolated x2: twice as many output pixels
+    assert written["SRPSFFW"] == pytest.approx(2 * 2.3548 * 1.5, rel=0.05)
+    assert written["SRPSFEL"] < 0.05
+    assert f"FWHM {written['SRPSFFW']:.2f} px" in result.stdout
+
+
+def test_mef_science_header_records_the_effective_psf(srsci, tmp_path):
+    source = make_mef(tmp_path / "flt.fits")
+    with fits.open(source, mode="update") as hdul:
+        hdul["SCI"].data = star_field(shape=hdul["SCI"].data.shape)
+    out = tmp_path / "flt_x2.fits"
+    srsci("upscale", str(source), str(out), *BICUBIC_X2)
+    science = fits.getheader(out, "SCI")
+    assert science["SRPSFN"] >= 4  # a 48 x 40 SCI holds few isolated stars
+    assert science["SRPSFFW"] == pytest.approx(2 * 2.3548 * 1.5, rel=0.05)

@@ -33,7 +33,12 @@ from srgan_sci.metrics.validation_noise import (
     sky_mask,
     sky_noise,
 )
-from srgan_sci.metrics.validation_psf import effective_psf, fit_gaussian, psf_header_cards
+from srgan_sci.metrics.validation_psf import (
+    effective_psf,
+    fit_gaussian,
+    psf_header_cards,
+    star_psf,
+)
 
 SCALE = 4
 
@@ -171,8 +176,39 @@ def test_a_blurred_prediction_has_a_wider_effective_psf(field):
     assert result["perfect"]["fwhm"] == pytest.approx(result["truth"]["fwhm"])
     assert result["blurred"]["fwhm"] > result["truth"]["fwhm"] + 2.0
     cards = psf_header_cards(result["blurred"])
-    assert set(cards) == {"SRPSFFW", "SRPSFEL"}
-    assert cards["SRPSFFW"][0] == result["blurred"]["fwhm"]
+    assert set(cards) == {"SRPSFFW", "SRPSFEL", "SRPSFN"}
+    assert cards["SRPSFFW"][0] == pytest.approx(result["blurred"]["fwhm"], abs=1e-4)
+    assert cards["SRPSFN"][0] == result["blurred"]["n_stars"]
+
+
+def _star_field(sigma: float, seed: int = 3) -> np.ndarray:
+    """Gaussian stars of width ``sigma`` and larger galaxies on white noise, 400²."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:400, :400].astype(float)
+    image = rng.normal(0.0, 1.0, (400, 400))
+    for index, (y, x) in enumerate(np.stack(np.mgrid[30:380:50, 30:380:50], -1).reshape(-1, 2)):
+        width = sigma if index % 3 else 3.0 * sigma  # every third source is a galaxy
+        y, x = y + rng.uniform(-3, 3), x + rng.uniform(-3, 3)
+        image += 500.0 * np.exp(-0.5 * ((yy - y) ** 2 + (xx - x) ** 2) / width**2)
+    return image
+
+
+def test_star_psf_finds_the_stellar_locus_without_a_truth():
+    result = star_psf(_star_field(1.5))
+    assert result["n_stars"] >= 20
+    assert result["fwhm"] == pytest.approx(2.3548 * 1.5, rel=0.03)
+    assert result["ellipticity"] < 0.05
+    wider = star_psf(_star_field(2.5))
+    assert wider["fwhm"] == pytest.approx(2.3548 * 2.5, rel=0.03)
+    cards = psf_header_cards(wider)
+    assert cards["SRPSFFW"][0] == pytest.approx(wider["fwhm"], abs=1e-4)
+
+
+def test_star_psf_of_pure_noise_reports_no_stars():
+    noise = np.random.default_rng(0).normal(0.0, 1.0, (200, 200))
+    result = star_psf(noise)
+    assert result["n_stars"] == 0 and np.isnan(result["fwhm"])
+    assert set(psf_header_cards(result)) == {"SRPSFN"}
 
 
 # ------------------------------------------------------------------------- 5. noise
