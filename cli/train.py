@@ -31,6 +31,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--channels", type=int)
     parser.add_argument("--blocks", type=int)
     parser.add_argument(
+        "--no-bias",
+        action="store_true",
+        help="MSRResNet without convolution biases: output scales with input brightness",
+    )
+    parser.add_argument(
         "--channel-axis", type=int, help="leading axis holding channels (0 for c,y,x images)"
     )
     parser.add_argument("--device", help="auto, cpu or cuda")
@@ -63,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         "arch": args.arch,
         "channels": args.channels,
         "blocks": args.blocks,
+        "bias": False if args.no_bias else None,
         "device": args.device,
         "channel_axis": args.channel_axis,
         "amp": args.amp,

@@ -48,8 +48,8 @@ def _init_scaled(module: nn.Module, factor: float = 0.1) -> None:
                 nn.init.zeros_(conv.bias)
 
 
-def _conv3(cin: int, cout: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, 3, padding=1)
+def _conv3(cin: int, cout: int, bias: bool = True) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1, bias=bias)
 
 
 def _check_input(x: torch.Tensor, channels: int) -> None:
@@ -72,6 +72,10 @@ class _Generator(nn.Module):
     def _check(self) -> None:
         """Validate the constructor arguments once they are stored."""
         for name, value in self.config().items():
+            if name == "bias":
+                if not isinstance(value, bool):
+                    raise ValueError(f"bias must be true or false, got {value!r}")
+                continue
             if name == "scale" and value not in SCALES:
                 raise ValueError(f"scale must be one of {SCALES}, got {value!r}")
             if name != "residual_scale" and (not isinstance(value, int) or value < 1):
@@ -81,10 +85,10 @@ class _Generator(nn.Module):
 class _ResidualBlock(nn.Module):
     """``x + conv(relu(conv(x)))`` without batch norm."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, bias: bool = True) -> None:
         super().__init__()
-        self.conv1 = _conv3(channels, channels)
-        self.conv2 = _conv3(channels, channels)
+        self.conv1 = _conv3(channels, channels, bias)
+        self.conv2 = _conv3(channels, channels, bias)
         _init_scaled(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -111,6 +115,12 @@ class MSRResNet(_Generator):
         Number of residual blocks.
     scale : {2, 3, 4, 8}
         Upscaling factor.
+    bias : bool
+        Convolutions with additive biases.  Without them the network is positively
+        homogeneous, ``f(a x) = a f(x)`` for ``a > 0`` (convolutions, ReLU/LeakyReLU,
+        pixel shuffle and the bilinear skip all are): its output scales with the input's
+        brightness, so the normaliser's scale statistic drops out and images brighter or
+        fainter than the training data are not mis-scaled.
     """
 
     def __init__(
@@ -120,24 +130,25 @@ class MSRResNet(_Generator):
         channels: int = 64,
         blocks: int = 16,
         scale: int = 4,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.channels, self.blocks, self.scale = channels, blocks, scale
+        self.channels, self.blocks, self.scale, self.bias = channels, blocks, scale, bias
         self._check()
         self.global_skip = in_channels == out_channels
-        self.conv_first = _conv3(in_channels, channels)
-        self.body = nn.Sequential(*(_ResidualBlock(channels) for _ in range(blocks)))
+        self.conv_first = _conv3(in_channels, channels, bias)
+        self.body = nn.Sequential(*(_ResidualBlock(channels, bias) for _ in range(blocks)))
         layers: list[nn.Module] = []
         for step in _scale_steps(scale):
             layers += [
-                _conv3(channels, channels * step * step),
+                _conv3(channels, channels * step * step, bias),
                 nn.PixelShuffle(step),
                 nn.LeakyReLU(0.1),
             ]
         self.upsample = nn.Sequential(*layers)
-        self.conv_hr = _conv3(channels, channels)
-        self.conv_last = _conv3(channels, out_channels)
+        self.conv_hr = _conv3(channels, channels, bias)
+        self.conv_last = _conv3(channels, out_channels, bias)
         for module in (self.conv_first, self.upsample, self.conv_hr, self.conv_last):
             _init_scaled(module)
 

@@ -32,6 +32,9 @@ class TrainConfig:
     ``channel_axis`` names the leading axis of the images that holds channels (0 for
     ``(c, y, x)``): the generator then maps C channels to C channels.  Without it every
     2-D plane is a single-channel training image.
+
+    ``bias = False`` builds an MSRResNet without convolution biases, whose output scales
+    with the input's brightness (see :class:`~srgan_sci.models.generator.MSRResNet`).
     """
 
     out: str
@@ -48,6 +51,7 @@ class TrainConfig:
     arch: str = "msrresnet"
     channels: int = 64
     blocks: int = 16
+    bias: bool = True
     discriminator: str = "vgg"
     discriminator_channels: int = 64
     features: str = "random"
@@ -83,6 +87,8 @@ class TrainConfig:
         for name in ("batch_size", "patch_size", "val_every", "checkpoint_every", "channels"):
             if getattr(self, name) < 1:
                 raise TrainConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.bias and self.arch != "msrresnet":
+            raise TrainConfigError(f"bias = false needs arch msrresnet, got {self.arch!r}")
         if self.amp not in ("none", "bf16", "fp16"):
             raise TrainConfigError(f"amp must be none, bf16 or fp16, got {self.amp!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

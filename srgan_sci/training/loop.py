@@ -122,6 +122,8 @@ def _train(
         "blocks": config.blocks,
         "scale": scale,
     }
+    if not config.bias:
+        arch_config["bias"] = False
     generator = build_generator(config.arch, arch_config).to(env.device)
     ema = make_ema(generator)
     needs_gan = config.steps_in("gan") > 0

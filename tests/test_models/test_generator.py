@@ -158,3 +158,29 @@ def test_build_generator_errors():
         build_generator("edsr", {})
     with pytest.raises(TypeError):
         build_generator("msrresnet", {"growth": 8})
+
+
+def test_bias_free_msrresnet_output_scales_with_the_input():
+    torch.manual_seed(0)
+    free = MSRResNet(channels=8, blocks=2, scale=4, bias=False).eval()
+    assert not any(name.endswith("bias") for name, _ in free.named_parameters())
+    for module in free.modules():  # trained weights, not the near-identity initialisation
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.normal_(module.weight, std=0.3)
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        reference = free(x)
+        tolerance = 1e-5 * float(reference.abs().max())
+        for factor in (0.01, 3.7, 250.0):
+            torch.testing.assert_close(
+                free(factor * x) / factor, reference, rtol=1e-4, atol=tolerance
+            )
+        biased = MSRResNet(channels=8, blocks=2, scale=4).eval()
+        for module in biased.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.normal_(module.bias, std=0.3)
+        assert not torch.allclose(biased(3.7 * x), 3.7 * biased(x), rtol=1e-3)
+    rebuilt = build_generator("msrresnet", json.loads(json.dumps(free.config())))
+    assert rebuilt.config()["bias"] is False
+    with pytest.raises(ValueError, match="bias must be true or false"):
+        MSRResNet(bias=0)
