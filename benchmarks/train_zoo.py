@@ -1,7 +1,9 @@
 """Train a bundled default model from its recipe: ``python -m benchmarks.train_zoo NAME``.
 
 The recipe ``srgan_sci/zoo/recipes/NAME.toml`` holds every ``srsci train`` option plus a
-list of ``[[simulate]]`` runs that make its training data (synthetic scenes only).  This
+list of ``[[simulate]]`` runs that make its training data: synthetic scenes (``scene``) or
+scikit-image sample photographs (``samples = ["camera", ...]``, written as float32 grey
+TIFFs into ``--work`` first, never the real images a model card evaluates on).  This
 script runs those simulations into ``--work`` (default ``zoo-work/``), trains, and stores
 the EMA generator with float16 weights in ``srgan_sci/zoo/NAME/`` (``--install``).
 
@@ -20,11 +22,35 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from srgan_sci.models.bundle import load_bundle, save_bundle
 from srgan_sci.simulate import SimulateConfig, simulate_pairs
 from srgan_sci.training.config import TrainConfig, load_toml
 from srgan_sci.training.loop import train
 from srgan_sci.zoo import RECIPES_DIR, ZOO_DIR
+
+EVALUATION_IMAGES = frozenset({"hubble_deep_field", "cell", "moon"})
+"""scikit-image samples the model cards evaluate on: never training data."""
+
+
+def sample_tiff(name: str, folder: Path) -> str:
+    """Write scikit-image sample ``name`` as a float32 grey TIFF in ``folder``; its path."""
+    import tifffile
+    from skimage import color, data
+
+    if name in EVALUATION_IMAGES:
+        raise ValueError(f"{name!r} is an evaluation image of the model cards, not training data")
+    path = folder / f"{name}.tif"
+    if not path.exists():
+        image = getattr(data, name)()
+        if image.ndim == 3:
+            image = color.rgb2gray(image[..., :3])
+        image = np.asarray(image, dtype=np.float32)
+        image /= max(float(image.max()), 1e-12)
+        folder.mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(path, image)
+    return str(path)
 
 
 def simulate_data(name: str, runs: list[dict], work: Path) -> list[str]:
@@ -32,8 +58,13 @@ def simulate_data(name: str, runs: list[dict], work: Path) -> list[str]:
     paths = []
     for index, options in enumerate(runs):
         out = work / f"pairs-{index}.zarr"
+        options = dict(options)
+        samples = options.pop("samples", [])
+        inputs = [sample_tiff(sample, work / "samples") for sample in samples]
+        if samples:
+            options.setdefault("crop", True)  # photographs need not be multiples of the scale
         if not out.exists():
-            simulate_pairs(SimulateConfig(out=str(out), progress=False, **options))
+            simulate_pairs(SimulateConfig(out=str(out), progress=False, inputs=inputs, **options))
         paths.append(str(out))
     return paths
 
