@@ -124,17 +124,14 @@ def _training(name: str, result: dict[str, Any]) -> list[str]:
     metadata = read_bundle_metadata(resolve_model(name))
     t, config = metadata.training, metadata.training.get("config", {})
     arch = metadata.arch_config
-    data = ", ".join(
-        f"{run['scene']} (seed {run['seed']}, {run['preset']}, {run['size']}²)"
-        for run in t.get("simulate", [])
-    )
+    data = ", ".join(_training_run(run) for run in t.get("simulate", []))
     val = t.get("last_validation", {})
     loss = config.get("weights", {}).get("pixel_kind", "?").upper()
     return [
         "## Training",
         "",
         f"- Recipe: `{t.get('recipe', '?')}`",
-        f"- Data: synthetic HR scenes only, degraded by the table above: {data}.",
+        f"- Data: HR images degraded by the table above: {data}.",
         f"- Model: {metadata.arch}, {arch.get('channels')} channels, {arch.get('blocks')} "
         f"blocks; {result['normalizer']} normaliser; {loss} pixel loss only "
         f"(pretrain {t['phases']['pretrain']} steps, GAN {t['phases']['gan']} steps).",
@@ -147,6 +144,14 @@ def _training(name: str, result: dict[str, Any]) -> list[str]:
         f"{val.get('val_bicubic_ssim', float('nan')):.3f}.",
         "",
     ]
+
+
+def _training_run(run: dict[str, Any]) -> str:
+    """One ``[[simulate]]`` run of a recipe, in words."""
+    if "samples" in run:
+        names = ", ".join(f"`{sample}`" for sample in run["samples"])
+        return f"scikit-image photographs {names} (noise seed {run['seed']}, {run['preset']})"
+    return f"synthetic {run['scene']} (seed {run['seed']}, {run['preset']}, {run['size']}²)"
 
 
 def _evaluation(name: str, result: dict[str, Any]) -> list[str]:

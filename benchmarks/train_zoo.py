@@ -117,7 +117,11 @@ def _install(name: str, bundle: Path, runs: list[dict], seconds: float) -> None:
         "wall_seconds": round(seconds, 1),
     }
     metadata = type(metadata)(**{**metadata.__dict__, "training": training, "name": name})
+    card = ZOO_DIR / name / "MODEL_CARD.md"
+    card_text = card.read_text() if card.exists() else None
     target = save_bundle(ZOO_DIR / name, generator, metadata, half=True, overwrite=True)
+    if card_text is not None:  # stale until `python -m benchmarks.model_cards NAME --write-cards`
+        card.write_text(card_text)
     print(f"installed {target}")
 
 

@@ -141,3 +141,16 @@ def test_simulate_psf_file_that_is_not_an_image(srsci, tmp_path):
         check_rc=2,
     )
     assert result.stderr.count("\n") == 1 and str(psf) in result.stderr
+
+
+def test_simulate_an_image_whose_last_tile_is_merged_into_the_one_before(srsci, tmp_path):
+    # 400 x 600 at x2: the 88-pixel remainder of the 512-pixel HR tiles is within the PSF
+    # halo, so the chain merges it into one 600-pixel chunk; the store must accept that
+    coffee = tmp_path / "coffee.tif"
+    tifffile.imwrite(coffee, skdata.coffee()[..., 0].astype(np.float32))
+    out = tmp_path / "pairs.zarr"
+    srsci("simulate", str(coffee), "--out", str(out), "--preset", "widefield-lowlight",
+          "--scale", "2", "--no-progress")  # fmt: skip
+    group, _ = _open_pairs(out)
+    assert group["hr/0"].shape == (400, 600) and group["lr/0"].shape == (200, 300)
+    assert np.isfinite(group["lr/0"][:]).all() and np.isfinite(group["hr/0"][:]).all()
