@@ -72,7 +72,7 @@ CELLS: list[tuple[str, str]] = [
         from srgan_sci.infer.tiling import upscale_lazy, upscale_plane_numpy
         from srgan_sci.infer.tta import upscale_lazy_tta
         from srgan_sci.io import open_array
-        from srgan_sci.normalize import fit_asinh
+        from srgan_sci.normalize import fit_asinh, fit_percentile
         from srgan_sci.upscale import load_model
         from srgan_sci.workflows import sample_path
 
@@ -224,16 +224,17 @@ CELLS: list[tuple[str, str]] = [
         `load_model` is what `srsci upscale` calls: it takes a baseline name (`bicubic`,
         `lanczos`), a bundled or user model name (`srsci models` lists them) or the path of
         a bundle written by `srsci train` (`srgan_sci.models.bundle.load_bundle` loads one
-        directly). `astro-x4` was trained on synthetic galaxy fields degraded with the
-        `ground-seeing` and `space-diffraction` presets.
+        directly). `astro-x4` was trained on synthetic galaxy and star fields and sample
+        photographs degraded with the `ground-seeing` and `space-diffraction` presets.
 
         The tiled pipeline cuts the LR image into tiles (the Dask chunks), pads each with a
         halo as wide as the model's receptive field, upscales it and crops the halo
         exactly. The mosaic is therefore identical to upscaling the whole image at once —
-        no seams — while memory stays bounded for images of any size. The normaliser (an
-        asinh stretch set by the sky level, the noise and a bright percentile) is fitted
-        **once on the whole LR image**: a normaliser fitted per tile would give every tile
-        its own brightness scale, and visible seams.
+        no seams — while memory stays bounded for images of any size. The normaliser (the
+        kind the model was trained with, recorded in its bundle: a linear percentile
+        stretch or an asinh stretch) is fitted **once on the whole LR image**: a
+        normaliser fitted per tile would give every tile its own brightness scale, and
+        visible seams.
         """,
     ),
     (
@@ -243,7 +244,8 @@ CELLS: list[tuple[str, str]] = [
         print(about, f"| halo: {model.receptive_field_radius} LR pixels")
 
         lr_lazy = da.from_array(lr, chunks=32)  # a file: open_array(path, chunks=512).data
-        normalizer = fit_asinh(lr_lazy)  # once, on the whole LR image
+        fit = fit_asinh if about["normalizer_kind"] == "asinh" else fit_percentile
+        normalizer = fit(lr_lazy)  # once, on the whole LR image, as the model was trained
         print(normalizer)
         sr_lazy = upscale_lazy(model, lr_lazy, normalizer, device=device)
         print(sr_lazy)  # a lazy graph: nothing has run yet
@@ -461,17 +463,16 @@ CELLS: list[tuple[str, str]] = [
         srsci simulate "$HDF" --out pairs.zarr --preset ground-seeing --seed 0 --val-fraction 0
 
         # 2. upscale, tiled over Dask chunks (add --tta for the uncertainty channel)
-        srsci upscale pairs.zarr/lr/0 sr.zarr --model astro-x4 --normalizer asinh
+        srsci upscale pairs.zarr/lr/0 sr.zarr --model astro-x4
 
         # 3. evaluate: metrics, figures and data consistency in report/report.html
         srsci evaluate --pred sr.zarr --truth pairs.zarr/hr/0 --lr pairs.zarr/lr/0 \\
             --label astro-x4 --out report
         ```
 
-        * The normaliser defaults to asinh for FITS input only, hence `--normalizer asinh`
-          for the Zarr LR here. For a FITS file (`srsci upscale lr.fits sr.fits`) the
-          defaults are already `astro-x4` and asinh, and the WCS is rescaled for the new
-          pixel grid.
+        * The normaliser defaults to the kind the model was trained with. For a FITS file
+          (`srsci upscale lr.fits sr.fits`) the model defaults to `astro-x4` too, and the
+          WCS is rescaled for the new pixel grid.
         * `srsci evaluate` reads the degradation and the ×16 truth factor from the pairs
           dataset; for a truth from elsewhere pass `--preset ground-seeing` and
           `--truth-factor 16`.

@@ -84,7 +84,10 @@ def test_protocol_without_truth_runs_the_checks_that_need_none(lr, tmp_path):
         model_runner=bicubic_runner(4),
         figures_dir=tmp_path,
     )
-    assert set(result.details) == {"consistency", "noise", "hallucination", "seams"}
+    assert set(result.details) == {
+        "consistency", "effective_psf", "noise", "hallucination", "seams"
+    }  # fmt: skip
+    assert "SRPSFN" in result.details["effective_psf"]["header"]
     assert result.details["noise"]["methods"]["bicubic"]["sky_rms"] > 0
     assert set(result.figures) == {f"astro_{key}" for key in result.details}
     assert all(path.exists() for path in result.figures.values())
