@@ -28,7 +28,8 @@ img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 .note { color: #555; font-size: 13px; } code { background: #f4f4f4; padding: 0 3px; }
 </style></head><body>
 <h1>Evaluation: {{ title }}</h1>
-<p class="note">srgan_sci {{ version }} · truth <code>{{ inputs.truth }}</code> ·
+<p class="note">srgan_sci {{ version }} ·
+{% if inputs.truth %}truth <code>{{ inputs.truth }}</code>{% else %}no truth{% endif %} ·
 prediction <code>{{ inputs.pred }}</code>
 {% if inputs.lr %} · LR <code>{{ inputs.lr }}</code>{% endif %}</p>
 <h2>Metrics</h2>
