@@ -26,10 +26,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias, TypeVar
 
-import dask.array as da
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 
+from srgan_sci import _normalize_ops as ops
 from srgan_sci.errors import NormalizationError
 from srgan_sci.sampling import DEFAULT_MAX_SAMPLES, sample_finite_values
 
@@ -45,96 +45,8 @@ __all__ = [
 ]
 
 
-def _check_values(values: np.ndarray, data: Any, max_samples: int, method: str) -> None:
-    """Raise :class:`NormalizationError` if ``values`` cannot define ``method`` statistics."""
-    size = int(np.prod(np.shape(data)))
-    if size == 0:
-        raise NormalizationError(f"data is empty (shape {np.shape(data)}); nothing to normalise")
-    if values.size == 0:
-        if size > max_samples:
-            raise NormalizationError(
-                f"all sampled values are NaN or infinite ({max_samples} of {size} values "
-                "sampled); increase max_samples or crop the array to its valid region"
-            )
-        raise NormalizationError(
-            f"all values are NaN or infinite ({size} values); check the input file, HDU or "
-            "channel, or mask fewer pixels"
-        )
-    lowest, highest = values.min(), values.max()
-    if lowest == highest:
-        raise NormalizationError(
-            f"data is constant (value {lowest:g}); {method} normalisation needs a range of "
-            "values: check the input, or build the normaliser by hand with chosen statistics"
-        )
-
-
 ArrayT = TypeVar("ArrayT")
-
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
-
-
-# --------------------------------------------------------------------------- applying
-
-
-def _output_dtype(dtype: np.dtype) -> np.dtype:
-    """float64 stays float64; every other dtype is normalised to float32."""
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
-
-
-def _is_tensor(x: Any) -> bool:
-    """Return True for torch-like tensors (they carry ``asinh`` and ``sinh`` methods)."""
-    return not isinstance(x, np.ndarray | da.Array) and hasattr(x, "asinh") and hasattr(x, "sinh")
-
-
-def _apply(x: Any, kernel: Any, **params: float) -> Any:
-    """Apply the numpy ``kernel`` to a numpy or dask array, or directly to a tensor."""
-    if isinstance(x, da.Array):
-        return x.map_blocks(kernel, dtype=_output_dtype(x.dtype), **params)
-    if _is_tensor(x):
-        return kernel(x, **params)
-    return kernel(np.asarray(x), **params)
-
-
-def _linear(x: Any, *, offset: float, scale: float) -> Any:
-    """``(x - offset) / scale``; in float64 for numpy input, cast back to the output dtype."""
-    if _is_tensor(x):
-        return (x - offset) / scale
-    return ((np.asarray(x, dtype=np.float64) - offset) / scale).astype(_output_dtype(x.dtype))
-
-
-def _linear_inverse(y: Any, *, offset: float, scale: float) -> Any:
-    """``y * scale + offset``; the inverse of :func:`_linear`."""
-    if _is_tensor(y):
-        return y * scale + offset
-    return (np.asarray(y, dtype=np.float64) * scale + offset).astype(_output_dtype(y.dtype))
-
-
-def _asinh(x: Any, *, sky: float, softening: float, asinh_scale: float) -> Any:
-    """``asinh((x - sky) / softening) / asinh_scale``."""
-    if _is_tensor(x):
-        return ((x - sky) / softening).asinh() / asinh_scale
-    x64 = np.asarray(x, dtype=np.float64)
-    return (np.arcsinh((x64 - sky) / softening) / asinh_scale).astype(_output_dtype(x.dtype))
-
-
-def _asinh_inverse(y: Any, *, sky: float, softening: float, asinh_scale: float) -> Any:
-    """``sky + softening * sinh(y * asinh_scale)``; the inverse of :func:`_asinh`."""
-    if _is_tensor(y):
-        return (y * asinh_scale).sinh() * softening + sky
-    y64 = np.asarray(y, dtype=np.float64)
-    return (np.sinh(y64 * asinh_scale) * softening + sky).astype(_output_dtype(y.dtype))
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise NormalizationError(message)
-
-
-def _as_float(value: Any, name: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError) as error:
-        raise NormalizationError(f"{name} must be a number, got {value!r}") from error
 
 
 # --------------------------------------------------------------------------- normalisers
@@ -173,12 +85,14 @@ class PercentileNormalizer:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            object.__setattr__(self, field.name, _as_float(getattr(self, field.name), field.name))
-        _require(
+            object.__setattr__(
+                self, field.name, ops.as_float(getattr(self, field.name), field.name)
+            )
+        ops.require(
             np.isfinite(self.low) and np.isfinite(self.high),
             f"low and high must be finite, got low={self.low}, high={self.high}",
         )
-        _require(
+        ops.require(
             self.high > self.low,
             f"high ({self.high:g}) must be greater than low ({self.low:g}); "
             "percentile normalisation needs a range",
@@ -197,7 +111,7 @@ class PercentileNormalizer:
         Same type as ``x``
             Normalised values; NaN stays NaN.
         """
-        return _apply(x, _linear, offset=self.low, scale=self.high - self.low)
+        return ops.apply(x, ops.linear, offset=self.low, scale=self.high - self.low)
 
     def inverse(self, y: ArrayT) -> ArrayT:
         """Undo :meth:`forward`: ``y * (high - low) + low``.
@@ -212,7 +126,7 @@ class PercentileNormalizer:
         Same type as ``y``
             Intensities in the units of the fitted data; NaN stays NaN.
         """
-        return _apply(y, _linear_inverse, offset=self.low, scale=self.high - self.low)
+        return ops.apply(y, ops.linear_inverse, offset=self.low, scale=self.high - self.low)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict; :func:`normalizer_from_dict` restores it."""
@@ -262,11 +176,13 @@ class AsinhNormalizer:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            object.__setattr__(self, field.name, _as_float(getattr(self, field.name), field.name))
-        _require(bool(np.isfinite(self.sky)), f"sky must be finite, got {self.sky}")
+            object.__setattr__(
+                self, field.name, ops.as_float(getattr(self, field.name), field.name)
+            )
+        ops.require(bool(np.isfinite(self.sky)), f"sky must be finite, got {self.sky}")
         for name in ("noise", "softening", "scale"):
             value = getattr(self, name)
-            _require(
+            ops.require(
                 bool(np.isfinite(value)) and value > 0,
                 f"{name} must be a finite number > 0, got {value}",
             )
@@ -291,7 +207,7 @@ class AsinhNormalizer:
         Same type as ``x``
             Stretched values; NaN stays NaN.
         """
-        return _apply(x, _asinh, **self._params())
+        return ops.apply(x, ops.asinh, **self._params())
 
     def inverse(self, y: ArrayT) -> ArrayT:
         """Undo :meth:`forward`: ``sky + softening * sinh(y * asinh(scale))``.
@@ -306,7 +222,7 @@ class AsinhNormalizer:
         Same type as ``y``
             Intensities in the units of the fitted data; NaN stays NaN.
         """
-        return _apply(y, _asinh_inverse, **self._params())
+        return ops.apply(y, ops.asinh_inverse, **self._params())
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict; :func:`normalizer_from_dict` restores it."""
@@ -418,7 +334,7 @@ def fit_percentile(
             f"p_high={p_high}"
         )
     values = sample_finite_values(data, max_samples, seed)
-    _check_values(values, data, max_samples, "percentile")
+    ops.check_values(values, data, max_samples, "percentile")
     low, high = (float(v) for v in np.percentile(values, [p_low, p_high]))
     if not high > low:
         raise NormalizationError(
@@ -490,7 +406,7 @@ def fit_asinh(
     if not 0 < p_high <= 100:
         raise NormalizationError(f"p_high must be in (0, 100], got {p_high}")
     values = sample_finite_values(data, max_samples, seed)
-    _check_values(values, data, max_samples, "asinh")
+    ops.check_values(values, data, max_samples, "asinh")
     _, sky, noise = (float(v) for v in sigma_clipped_stats(values, sigma=3.0, maxiters=5))
     if not noise > 0:
         raise NormalizationError(
