@@ -14,7 +14,8 @@ import tifffile
 
 from srgan_sci.errors import CorruptFileError, InvalidImageError
 from srgan_sci.io import ImageMetadata, PixelSize, open_array, upscaled_metadata, write_array
-from srgan_sci.io.tiff import ome_xml_pixel_sizes, read_tiff, tiff_axes_to_letters, write_tiff
+from srgan_sci.io.tiff import read_tiff, tiff_axes_to_letters, write_tiff
+from srgan_sci.io.tiff_pixels import ome_xml_pixel_sizes
 
 
 def _ramp(shape: tuple[int, ...], dtype: str) -> np.ndarray:
