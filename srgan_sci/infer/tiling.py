@@ -163,20 +163,26 @@ def _mask_missing(y: np.ndarray, missing: np.ndarray, scale: int) -> np.ndarray:
     return y
 
 
-def _upscale_block(
+def run_block(
     block: np.ndarray,
     model: nn.Module,
     normalizer: Normalizer | None,
     *,
+    haloed: Any = None,
     halo: int,
     pad: tuple[int, int],
     device: Any,
     batch: int,
     max_tile_pixels: int | None = None,
-) -> np.ndarray:
-    """Upscale one dask block; axes not overlapped by dask (single chunk) are padded here."""
+) -> Any:
+    """Run ``haloed`` (default :func:`_upscale_haloed`) on one dask block.
+
+    Axes dask did not overlap (a single chunk) are padded here first; ``haloed`` takes
+    ``(model, block, normalizer, halo, device, batch, max_tile_pixels)``.
+    """
+    haloed = haloed or _upscale_haloed
     block = _pad_single(block, pad)
-    return _upscale_haloed(model, block, normalizer, halo, device, batch, max_tile_pixels)
+    return haloed(model, block, normalizer, halo, device, batch, max_tile_pixels)
 
 
 def _pad_single(block: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
@@ -307,7 +313,7 @@ def upscale_lazy(
     """
     tiling = _tiling(model, data, halo, device, batch_tiles, max_tile_pixels)
     return tiling.haloed.map_blocks(
-        _upscale_block,
+        run_block,
         model_dependency(model),
         normalizer=normalizer,
         **tiling.kwargs,

@@ -23,11 +23,11 @@ from torch import nn
 from srgan_sci.infer.subtiles import run_cropped
 from srgan_sci.infer.tiling import (
     _mask_missing,
-    _pad_single,
     _prepare_planes,
     _resolve_halo,
     _tiling,
     model_dependency,
+    run_block,
 )
 from srgan_sci.normalize import Normalizer
 
@@ -77,22 +77,6 @@ def _tta_haloed(
     result = np.stack([stack.mean(axis=0), stack.std(axis=0)]).astype(np.float32)
     result = result.reshape(2, *haloed.shape[:-2], *result.shape[-2:])
     return _mask_missing(result, missing, model.scale)
-
-
-def _tta_block(
-    block: np.ndarray,
-    model: nn.Module,
-    normalizer: Normalizer | None,
-    *,
-    halo: int,
-    pad: tuple[int, int],
-    device: Any,
-    batch: int,
-    max_tile_pixels: int | None = None,
-) -> np.ndarray:
-    """TTA of one dask block; a new leading axis holds (mean, spread)."""
-    block = _pad_single(block, pad)
-    return _tta_haloed(model, block, normalizer, halo, device, batch, max_tile_pixels)
 
 
 def upscale_plane_numpy_tta(
@@ -147,9 +131,10 @@ def upscale_lazy_tta(
     """
     tiling = _tiling(model, data, halo, device, batch_tiles, max_tile_pixels)
     both = tiling.haloed.map_blocks(
-        _tta_block,
+        run_block,
         model_dependency(model),
         normalizer=normalizer,
+        haloed=_tta_haloed,
         **tiling.kwargs,
         new_axis=0,
         chunks=((2,), *tiling.out_chunks),
