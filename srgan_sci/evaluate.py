@@ -19,26 +19,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
-import zarr
 
-from srgan_sci.baselines import BASELINES, upscale_baseline_lazy
+from srgan_sci.baselines import BASELINES
 from srgan_sci.compare import (
     EvaluateError,
-    calibrated_lr,
     evaluate_arrays,
     pedestal_note,
-    scale_of,
 )
-from srgan_sci.degrade.spec import DegradationSpec, preset
-from srgan_sci.errors import InvalidImageError, OutputExistsError
+from srgan_sci.errors import OutputExistsError
+from srgan_sci.evaluate_inputs import (
+    central_region,
+    evaluation_images,
+    lr_window,
+    pairs_attrs,
+    plane_2d,
+    resolve_spec,
+)
 from srgan_sci.io import open_array
 from srgan_sci.io.api import replace_atomically
-from srgan_sci.io.fits_output import applied_value_factor
 from srgan_sci.metrics.consistency import lr_pedestal
 from srgan_sci.metrics.image import default_data_range
 from srgan_sci.metrics.streaming import lazy_image_metrics
@@ -143,47 +145,18 @@ def evaluate_files(config: EvaluateConfig) -> Report:
     out = Path(config.out)
     if out.exists() and not config.overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
-    truth_image, pred_image = open_array(config.truth), open_array(config.pred)
-    truth, pred = _plane(truth_image.data, "truth"), _plane(pred_image.data, "prediction")
-    # `srsci upscale` divides per-pixel FITS values by s² (flux conserved); compare in the
-    # LR's units per HR pixel position, like the baselines and the models' raw output
-    flux_factor = applied_value_factor(pred_image.meta.fits_header)
-    if flux_factor != 1.0:
-        pred = pred / np.float32(flux_factor)
-    lr = _plane(open_array(config.lr).data, "LR") if config.lr else None
-    spec, spec_source = resolve_spec(config)
+    truth = plane_2d(open_array(config.truth).data, "truth")
     factor = config.truth_factor or auto_truth_factor(config.truth)
     if factor != 1.0:
         truth = truth * np.float32(factor)
-    if pred.shape != truth.shape:
-        raise EvaluateError(
-            f"prediction shape {pred.shape} differs from truth shape {truth.shape}; "
-            "evaluate needs images on the same pixel grid"
-        )
-    scale = scale_of(truth.shape, lr.shape) if lr is not None else None
-    if spec is not None and scale is not None and config.preset and not config.model:
-        spec = spec.with_overrides(scale=scale)  # a preset describes an instrument, any scale
-    if spec is not None and scale is not None and spec.scale != scale:
-        raise EvaluateError(
-            f"the degradation ({spec_source}) is x{spec.scale} but the images are x{scale}"
-        )
-    baselines = config.baselines if lr is not None else ()
-    skipped = []
-    if "richardson-lucy" in baselines and spec is None:
-        baselines = tuple(b for b in baselines if b != "richardson-lucy")
-        skipped.append(
-            "Richardson–Lucy baseline skipped: no degradation known (pass --model or --preset)."
-        )
-    calibrated = calibrated_lr(lr, spec) if lr is not None else None
-    full = {name: upscale_baseline_lazy(name, calibrated, scale, spec) for name in baselines}
-    pedestal = lr_pedestal(spec) if spec is not None and config.pred_zero_point == "lr" else 0.0
-    full[config.label] = pred - np.float32(pedestal) if pedestal else pred
+    opened = evaluation_images(config, hr_shape=truth.shape)
+    full, lr, spec, scale = opened.images, opened.lr, opened.spec, opened.scale
     data_range = config.data_range or default_data_range(sample_finite_values(truth))
     core = _core_metrics(truth, full, data_range, config)
-    window = _region(truth.shape, scale or 1, config.region)
+    window = central_region(truth.shape, scale or 1, config.region)
     region = {label: image[window] for label, image in full.items()}
     truth_region = truth[window]
-    lr_region = lr[_lr_window(window, scale)] if lr is not None else None
+    lr_region = lr[lr_window(window, scale)] if lr is not None else None
     (truth_region, lr_region, region) = dask.compute(
         truth_region, lr_region, region, scheduler="threads"
     )
@@ -196,7 +169,7 @@ def evaluate_files(config: EvaluateConfig) -> Report:
 
     def write(folder: Path) -> Report:
         folder.mkdir(parents=True)
-        predictions = {label: region[label] for label in (*baselines, config.label)}
+        predictions = {label: region[label] for label in (*opened.baselines, config.label)}
         report = evaluate_arrays(
             truth_region,
             predictions,
@@ -217,7 +190,7 @@ def evaluate_files(config: EvaluateConfig) -> Report:
         )
         report.details |= {
             "truth_factor": factor,
-            "degradation_source": spec_source,
+            "degradation_source": opened.spec_source,
             "full_shape": list(truth.shape),
             "region": {
                 "y": [window[0].start, window[0].stop],
@@ -232,13 +205,8 @@ def evaluate_files(config: EvaluateConfig) -> Report:
         )
         if factor != 1.0:
             report.notes.append(f"Truth multiplied by {factor:g} into the prediction's units.")
-        report.notes += skipped
-        if flux_factor != 1.0:
-            report.notes.append(
-                f"Prediction multiplied by {1 / flux_factor:g}: its header says srsci upscale "
-                "divided per-pixel values by the scale squared (SRFLUXC)."
-            )
-        if spec is not None and lr_pedestal(spec) and (baselines or pedestal):
+        report.notes += opened.notes
+        if spec is not None and lr_pedestal(spec) and (opened.baselines or opened.pedestal):
             report.notes.append(pedestal_note(spec, config.pred_zero_point))
         if spec is None and lr is not None:
             report.notes.append(
@@ -263,38 +231,6 @@ def _core_metrics(
     return result
 
 
-def resolve_spec(config: EvaluateConfig) -> tuple[DegradationSpec | None, str]:
-    """The degradation to assume: bundle > preset > the truth's pairs dataset > none."""
-    if config.model:
-        from srgan_sci.models.bundle import read_bundle_metadata
-        from srgan_sci.zoo import resolve_model
-
-        degradation = read_bundle_metadata(resolve_model(config.model)).degradation
-        if degradation:
-            return DegradationSpec.from_dict(degradation), f"model {config.model}"
-    if config.preset:
-        return preset(config.preset), f"preset {config.preset}"
-    attrs = pairs_attrs(config.truth or config.lr or "")
-    if attrs is not None:
-        return DegradationSpec.from_dict(attrs["spec"]), "the truth's pairs dataset"
-    return None, "none"
-
-
-def pairs_attrs(path: str) -> dict[str, Any] | None:
-    """``attrs["srgan_sci"]`` of the ``srsci simulate`` dataset holding ``path``, if any."""
-    candidate = Path(path)
-    for parent in (candidate.parent.parent, candidate.parent):
-        if parent.suffix != ".zarr" or not parent.is_dir():
-            continue
-        try:
-            attrs = dict(zarr.open_group(parent, mode="r").attrs).get("srgan_sci")
-        except (ValueError, OSError, KeyError):
-            continue
-        if isinstance(attrs, dict) and attrs.get("kind") == "sr-pairs":
-            return attrs
-    return None
-
-
 def auto_truth_factor(truth_path: str) -> float:
     """``scale**2`` for the HR array of a sum-binned ``srsci simulate`` dataset, else 1."""
     attrs = pairs_attrs(truth_path)
@@ -302,29 +238,3 @@ def auto_truth_factor(truth_path: str) -> float:
         return 1.0
     spec = attrs["spec"]
     return float(spec["scale"]) ** 2 if spec["binning"] == "sum" else 1.0
-
-
-def _plane(data: da.Array, what: str) -> da.Array:
-    """Drop leading length-1 axes; evaluation works on 2-D images."""
-    while data.ndim > 2 and data.shape[0] == 1:
-        data = data[0]
-    if data.ndim != 2:
-        raise InvalidImageError(
-            f"the {what} has shape {data.shape}; evaluate works on 2-D images "
-            "(select one plane, e.g. FILE.fits[SCI] or one channel of a Zarr array)"
-        )
-    return data
-
-
-def _region(shape: tuple[int, ...], scale: int, side: int) -> tuple[slice, slice]:
-    """Central window of at most ``side`` HR pixels, aligned to the LR grid."""
-    window = []
-    for size in shape:
-        length = min(size, side) // scale * scale
-        start = (size - length) // 2 // scale * scale
-        window.append(slice(start, start + length))
-    return tuple(window)
-
-
-def _lr_window(window: tuple[slice, slice], scale: int) -> tuple[slice, slice]:
-    return tuple(slice(w.start // scale, w.stop // scale) for w in window)

@@ -18,12 +18,10 @@ import dask
 import numpy as np
 
 from srgan_sci.astro_validation import astro_protocol
-from srgan_sci.baselines import upscale_baseline_lazy
-from srgan_sci.compare import EvaluateError, calibrated_lr, pedestal_note, scale_of
+from srgan_sci.compare import pedestal_note
 from srgan_sci.errors import OutputExistsError
-from srgan_sci.io import open_array
+from srgan_sci.evaluate_inputs import central_region, evaluation_images, lr_window
 from srgan_sci.io.api import replace_atomically
-from srgan_sci.io.fits_output import applied_value_factor
 from srgan_sci.metrics.consistency import lr_pedestal
 from srgan_sci.report import MetricsTable, Report, Section
 from srgan_sci.report import figures as plots
@@ -47,34 +45,15 @@ def evaluate_without_truth(config: Any) -> Report:
     Report
         The report that was written.
     """
-    from srgan_sci.evaluate import _lr_window, _plane, _region, resolve_spec
-
     out = Path(config.out)
     if out.exists() and not config.overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
-    pred_image = open_array(config.pred)
-    pred = _plane(pred_image.data, "prediction")
-    flux_factor = applied_value_factor(pred_image.meta.fits_header)
-    if flux_factor != 1.0:
-        pred = pred / np.float32(flux_factor)
-    lr = _plane(open_array(config.lr).data, "LR")
-    scale = scale_of(pred.shape, lr.shape)
-    spec, spec_source = resolve_spec(config)
-    if spec is not None and config.preset and not config.model:
-        spec = spec.with_overrides(scale=scale)
-    if spec is not None and spec.scale != scale:
-        raise EvaluateError(
-            f"the degradation ({spec_source}) is x{spec.scale}, the images x{scale}"
-        )
-    baselines = tuple(b for b in config.baselines if spec is not None or b != "richardson-lucy")
-    calibrated = calibrated_lr(lr, spec)
-    full = {name: upscale_baseline_lazy(name, calibrated, scale, spec) for name in baselines}
-    pedestal = lr_pedestal(spec) if spec is not None and config.pred_zero_point == "lr" else 0.0
-    full[config.label] = pred - np.float32(pedestal) if pedestal else pred
-    window = _region(pred.shape, scale, config.region)
+    opened = evaluation_images(config)
+    lr, spec, scale = opened.lr, opened.spec, opened.scale
+    window = central_region(opened.images[config.label].shape, scale, config.region)
     region, lr_region = dask.compute(
-        {label: image[window] for label, image in full.items()},
-        lr[_lr_window(window, scale)],
+        {label: image[window] for label, image in opened.images.items()},
+        lr[lr_window(window, scale)],
         scheduler="threads",
     )
     runner = None
@@ -85,9 +64,8 @@ def evaluate_without_truth(config: Any) -> Report:
 
     def write(folder: Path) -> Report:
         folder.mkdir(parents=True)
-        images = {
-            label: np.asarray(region[label], np.float32) for label in (*baselines, config.label)
-        }
+        labels = (*opened.baselines, config.label)
+        images = {label: np.asarray(region[label], np.float32) for label in labels}
         protocol = astro_protocol(
             None,
             images,
@@ -102,8 +80,8 @@ def evaluate_without_truth(config: Any) -> Report:
             "astro_validation": protocol.details,
             "scale": scale,
             "degradation": spec.to_dict() if spec else None,
-            "degradation_source": spec_source,
-            "full_shape": list(pred.shape),
+            "degradation_source": opened.spec_source,
+            "full_shape": list(opened.images[config.label].shape),
             "region": {
                 "y": [window[0].start, window[0].stop],
                 "x": [window[1].start, window[1].stop],
@@ -116,15 +94,11 @@ def evaluate_without_truth(config: Any) -> Report:
             "Checks 1 and 4–7 of the astronomy protocol, on rows "
             f"{window[0].start}:{window[0].stop}, columns {window[1].start}:{window[1].stop}.",
         ]
+        notes += opened.notes
         if spec is not None and lr_pedestal(spec):
             notes.append(pedestal_note(spec, config.pred_zero_point))
         if spec is None:
             notes.append("No degradation known (pass --model or --preset): no PSF in check 1.")
-        if flux_factor != 1.0:
-            notes.append(
-                f"Prediction multiplied by {1 / flux_factor:g}: its header says srsci upscale "
-                "divided per-pixel values by the scale squared (SRFLUXC)."
-            )
         table = MetricsTable(summary_rows(protocol.details, list(images)))
         report = Report(Path(config.pred).name, table, inputs, details, notes, protocol.sections)
         report.figures |= protocol.figures
