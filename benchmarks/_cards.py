@@ -133,7 +133,8 @@ def _training(name: str, result: dict[str, Any]) -> list[str]:
         f"- Recipe: `{t.get('recipe', '?')}`",
         f"- Data: HR images degraded by the table above: {data}.",
         f"- Model: {metadata.arch}, {arch.get('channels')} channels, {arch.get('blocks')} "
-        f"blocks; {result['normalizer']} normaliser; {loss} pixel loss only "
+        f"blocks{'' if arch.get('bias', True) else ', no biases (output ∝ input brightness)'}; "
+        f"{result['normalizer']} normaliser; {loss} pixel loss only "
         f"(pretrain {t['phases']['pretrain']} steps, GAN {t['phases']['gan']} steps).",
         f"- Steps {t['steps']}, batch {config.get('batch_size')}, patch "
         f"{config.get('patch_size')} LR px, wall time {t.get('wall_seconds', 0):.0f} s.",
