@@ -191,8 +191,7 @@ def _failure_modes(result: dict[str, Any]) -> list[str]:
         "- Hallucination: at low signal-to-noise the model invents plausible small-scale "
         "structure (point-like sources, texture, filament fragments) that the data do not "
         "support. Compare with the LR input.",
-        "- Out-of-distribution inputs: content unlike its training images, see the "
-        "OOD rows above.",
+        "- Out-of-distribution inputs: content unlike its training images, see the OOD rows above.",
         "- A different PSF, pixel scale or noise level than in the table above: results "
         "degrade without warning; retrain for your instrument.",
         "- Saturated or clipped sources: training data had no saturation.",
