@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +64,17 @@ def run_child(command: list[str]) -> dict[str, Any]:
     wall = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "peak_is_this_run": peak_kb > before}
+
+
+def run_sizes(run_once: Callable[[int, Path], dict[str, Any]], sizes: list[int]) -> list[dict]:
+    """``run_once(size, workdir)`` for each size in increasing order, in one temporary folder.
+
+    Sizes run smallest first, so a peak RSS that is "the largest child so far" belongs to
+    the size being measured.  Each row is printed as it comes.
+    """
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sorted(sizes):
+            rows.append(run_once(size, Path(tmp)))
+            print(rows[-1], flush=True)
+    return rows

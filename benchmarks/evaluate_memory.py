@@ -16,10 +16,9 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from benchmarks._machine import machine_info, run_child, write_results
+from benchmarks._machine import machine_info, run_child, run_sizes, write_results
 
 
 def _srsci(*args: str) -> None:
@@ -53,11 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 8192])
     args = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sorted(args.sizes):
-            rows.append(run_once(size, Path(tmp)))
-            print(rows[-1], flush=True)
+    rows = run_sizes(run_once, args.sizes)
     lines = [
         "Peak RSS of `srsci evaluate` (largest child so far; sizes in increasing order), with",
         "bicubic, Lanczos and Richardson–Lucy baselines computed over the whole image.",

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
-from benchmarks._machine import machine_info, run_child, write_results
+from benchmarks._machine import machine_info, run_child, run_sizes, write_results
 
 
 def run_once(size: int, workdir: Path) -> dict[str, float]:
@@ -40,11 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[4096, 8192, 20480])
     args = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sorted(args.sizes):
-            rows.append(run_once(size, Path(tmp)))
-            print(rows[-1], flush=True)
+    rows = run_sizes(run_once, args.sizes)
     lines = [
         "Peak RSS is the largest child so far (sizes run in increasing order).",
         "",
