@@ -26,7 +26,10 @@ SLURM_DEFAULTS: dict[str, Any] = {
     "jobs": 1,
     "gpus": 0,
     "job_extra_directives": [],
+    "log_directory": None,
 }
+"""``[slurm]`` options of ``--slurm-config``; ``log_directory`` holds the jobs' ``slurm-*.out``
+files (default: SLURM's, the directory ``srsci`` was started in)."""
 
 
 class SchedulerError(SrsciError, ValueError):
@@ -129,6 +132,7 @@ def _slurm_client(stack: ExitStack, options: dict[str, Any]) -> Iterator[Any]:
             memory=options["memory"],
             walltime=options["walltime"],
             job_extra_directives=extra,
+            log_directory=options["log_directory"],
             interface="lo",
             scheduler_options={"interface": "lo", "dashboard_address": "127.0.0.1:0"},
             python=sys.executable,

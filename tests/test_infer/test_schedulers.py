@@ -1,6 +1,7 @@
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,11 +72,17 @@ def test_slurm_scheduler_gives_the_threads_result(srsci, tmp_path):
             pytest.fail(message)
         pytest.skip(message)
     config = tmp_path / "slurm.toml"
-    config.write_text('[slurm]\ncores = 1\nmemory = "2GB"\nwalltime = "00:10:00"\n')
+    logs = tmp_path / "slurm-logs"
+    config.write_text(
+        f'[slurm]\ncores = 1\nmemory = "2GB"\nwalltime = "00:10:00"\nlog_directory = "{logs}"\n'
+    )
+    before = set(Path.cwd().glob("slurm-*.out"))
     threads = _upscale(srsci, tmp_path / "threads.ome.zarr")
     slurm = _upscale(srsci, tmp_path / "slurm.ome.zarr", "--scheduler", "slurm",
                      "--slurm-config", str(config))  # fmt: skip
     np.testing.assert_array_equal(slurm, threads)
+    assert list(logs.glob("*.out")) or list(logs.glob("*.err"))  # the job logs went there
+    assert set(Path.cwd().glob("slurm-*.out")) == before  # and not into the working directory
 
 
 def test_existing_cluster_by_address_gives_the_threads_result(srsci, tmp_path):
