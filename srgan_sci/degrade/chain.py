@@ -251,11 +251,27 @@ def _detect_tile(
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(block_id)))
     electrons = np.clip(binned.astype(np.float64) * factor, 0.0, None)
     electrons[missing] = np.nan
+    return readout(electrons, spec, rng, read_noise=read_noise)
+
+
+def readout(
+    electrons: np.ndarray,
+    spec: DegradationSpec,
+    rng: np.random.Generator,
+    *,
+    read_noise: float | None = None,
+) -> np.ndarray:
+    """Detector readout of signal ``electrons`` per LR pixel, calibrated as the spec says.
+
+    :func:`~srgan_sci.degrade.camera.detect` with the spec's sky, gain, offset, saturation
+    and noise (``read_noise`` overrides the spec's), minus the bias and sky the spec
+    subtracts; float32 ADU.
+    """
     adu = detect(
         electrons,
         rng,
         sky=spec.sky,
-        read_noise=read_noise,
+        read_noise=spec.read_noise if read_noise is None else read_noise,
         gain=spec.gain,
         offset=spec.offset,
         saturation=spec.saturation,

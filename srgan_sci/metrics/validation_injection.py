@@ -29,7 +29,7 @@ from photutils.segmentation import detect_sources
 from photutils.utils.exceptions import NoDetectionsWarning
 from scipy import ndimage
 
-from srgan_sci.degrade.camera import detect
+from srgan_sci.degrade.chain import readout
 from srgan_sci.degrade.spec import DegradationSpec
 from srgan_sci.metrics.consistency import reblur_and_bin
 from srgan_sci.metrics.validation import point_source_snr
@@ -65,20 +65,7 @@ def pure_noise_lr(
 
 def _readout(signal: np.ndarray, spec: DegradationSpec, rng: np.random.Generator) -> np.ndarray:
     """Detector readout of a noise-free LR signal (ADU), calibrated like the chain's."""
-    adu = detect(
-        np.clip(signal * spec.gain, 0.0, None),
-        rng,
-        sky=spec.sky,
-        read_noise=spec.read_noise,
-        gain=spec.gain,
-        offset=spec.offset,
-        saturation=spec.saturation,
-        poisson=spec.poisson,
-    )
-    calibration = (spec.offset if spec.subtract_offset else 0.0) + (
-        spec.sky / spec.gain if spec.subtract_sky else 0.0
-    )
-    return (adu - np.float32(calibration)).astype(np.float32)
+    return readout(np.clip(signal * spec.gain, 0.0, None), spec, rng)
 
 
 @dataclass(frozen=True)
