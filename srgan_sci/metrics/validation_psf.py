@@ -145,14 +145,15 @@ def star_psf(
     filled = np.where(finite, image, np.nanmedian(image))
     sky = float(np.median(filled))
     threshold = sky + min_snr * max(sky_sigma(filled), 1e-12)
-    peaks = (filled == maximum_filter(filled, size=3)) & (filled > threshold)
+    local_maxima = filled == maximum_filter(filled, size=3)
+    peaks = local_maxima & (filled > threshold)
     peaks[:half] = peaks[-half:] = False
     peaks[:, :half] = peaks[:, -half:] = False
     ys, xs = np.nonzero(peaks)
     order = np.argsort(filled[ys, xs])[::-1][:max_sources]
     ys, xs = ys[order], xs[order]
     heights = filled[ys, xs] - sky
-    all_ys, all_xs = np.nonzero((filled == maximum_filter(filled, size=3)) & (filled > sky))
+    all_ys, all_xs = np.nonzero(local_maxima & (filled > sky))
     fits = []
     for y, x, height in zip(ys, xs, heights, strict=True):
         near = (np.abs(all_ys - y) <= 2 * half) & (np.abs(all_xs - x) <= 2 * half)
