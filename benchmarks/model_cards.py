@@ -3,8 +3,8 @@
 For every zoo model and every degradation it was trained on (``training["degradations"]``),
 the model, bicubic and Richardson-Lucy + bicubic upscale the same simulated LR images:
 
-* held-out synthetic scenes of the model's domain (astro: galaxies, stars; fluo: nuclei,
-  filaments), 1024² HR, seeds 1000-1002 (training used seeds 41-64);
+* held-out synthetic scenes of the model's domain (astro: galaxies, stars, deep field;
+  fluo: nuclei, filaments), 1024² HR, seeds 1000-1002 (training used seeds 41-64);
 * real images never used in training (astro: the Hubble Deep Field; fluo: ``cell``) and
   ``moon`` as an out-of-distribution (OOD) example, all from scikit-image.
 
@@ -57,7 +57,7 @@ SIZE = 1024
 SEEDS = (1000, 1001, 1002)
 """Seeds of the held-out synthetic scenes (training used 41-44, 51-54, 61-64)."""
 METHODS = ("model", "bicubic", "richardson-lucy")
-SCENES = {"astro": ("galaxies", "stars"), "fluo": ("nuclei", "filaments")}
+SCENES = {"astro": ("galaxies", "stars", "deep-field"), "fluo": ("nuclei", "filaments")}
 REAL = {"astro": "hubble_deep_field", "fluo": "cell"}
 OOD = "moon"
 GOAL_DB = 2.0

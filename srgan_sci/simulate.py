@@ -50,7 +50,8 @@ class SimulateConfig:
     inputs : list of str
         HR images (FITS/TIFF/Zarr); may be empty when ``scene`` is given.
     scene : str or None
-        Synthesise a scene instead (``galaxies``, ``stars``, ``nuclei``, ``filaments``).
+        Synthesise a scene instead (``galaxies``, ``stars``, ``deep-field``, ``nuclei``,
+        ``filaments``).
     size : int
         Side of the synthetic scene, HR pixels.
     preset : str

@@ -1,4 +1,4 @@
-"""Synthetic high-resolution scenes: star fields, galaxies, cell nuclei and filaments.
+"""Synthetic high-resolution scenes: star fields, galaxies, deep fields, cell nuclei and filaments.
 
 Scenes are ground-truth images for tests, the demo and training without data.  They are
 generated lazily, block by block, so a 50 000 x 50 000 mosaic needs no more memory than
@@ -34,7 +34,7 @@ import numpy as np
 from srgan_sci.degrade import _profiles
 from srgan_sci.errors import SrsciError
 
-SCENE_KINDS = ("galaxies", "stars", "nuclei", "filaments")
+SCENE_KINDS = ("galaxies", "stars", "deep-field", "nuclei", "filaments")
 CATALOGUE_CELL = 512
 """Side, in pixels, of the square cells that each carry their own object catalogue."""
 
@@ -141,6 +141,46 @@ def _galaxies(rng: np.random.Generator, cy: int, cx: int) -> _Group:
     return _Group(_galaxy_stamp, bboxes, params.reshape(-1, 8))
 
 
+def _deep_field(rng: np.random.Generator, cy: int, cx: int) -> tuple[_Group, ...]:
+    """A crowded deep-survey field: small, often clumpy galaxies over three decades of flux.
+
+    About one galaxy per 400 px² (six times the ``galaxies`` density), fluxes ``dN/dF ∝
+    F^-1.6`` from 50 to 5e4, ``r_e`` 0.7-10 px.  Galaxies with ``r_e >= 2`` px move 10-40 %
+    of their flux into 1-5 compact star-forming knots (Moffat, FWHM 1.2-3 px) scattered
+    within about one effective radius, so the field has irregular as well as smooth shapes.
+    """
+    n = int(rng.poisson(CATALOGUE_CELL**2 / 400))
+    yx = _positions(rng, n, cy, cx)
+    flux = _power_law(rng, n, 50.0, 5e4, slope=1.6)
+    r_e = np.clip(0.8 * (flux / 50.0) ** 0.3 * rng.lognormal(0.0, 0.35, n), 0.7, 10.0)
+    index = rng.uniform(0.5, 3.0, n)
+    q = rng.uniform(0.25, 1.0, n)
+    theta = rng.uniform(0.0, np.pi, n)
+    clumpy = r_e >= 2.0
+    knot_share = np.where(clumpy, rng.uniform(0.1, 0.4, n), 0.0)
+    knots_per = np.where(clumpy, rng.integers(1, 6, n), 0)
+    r_max = np.minimum((4.0 + index) * r_e, 48.0)
+    params = np.stack(
+        [yx[:, 0], yx[:, 1], flux * (1.0 - knot_share), r_e, index, q, theta, r_max], axis=1
+    )
+    galaxies = _Group(
+        _galaxy_stamp, _bboxes(yx[:, 0], yx[:, 1], r_max, cy, cx, _GALAXY_REACH), params
+    )
+    owner = np.repeat(np.arange(n), knots_per)
+    m = owner.size
+    offset = rng.normal(0.0, 0.7, (m, 2)) * r_e[owner, None]
+    ky, kx = yx[owner, 0] + offset[:, 0], yx[owner, 1] + offset[:, 1]
+    weight = rng.uniform(0.2, 1.0, m)
+    knot_flux = (flux * knot_share)[owner] * weight / np.bincount(owner, weight, n)[owner]
+    fwhm = rng.uniform(1.2, 3.0, m)
+    knot_r = np.full(m, 12.0)
+    knot_params = np.stack([ky, kx, knot_flux, fwhm, np.full(m, 4.0), knot_r], axis=1)
+    knots = _Group(
+        _star_stamp, _bboxes(ky, kx, knot_r, cy, cx, _GALAXY_REACH), knot_params.reshape(-1, 6)
+    )
+    return galaxies, knots, _stars(rng, cy, cx, per_pixel=1.0 / 20000.0)
+
+
 @functools.lru_cache(maxsize=512)
 def _nucleus_candidates(seed: int, cy: int, cx: int) -> np.ndarray:
     """Candidate nuclei of a cell before thinning, one row each; the last column is a mark."""
@@ -240,6 +280,7 @@ class _SceneModel:
 _MODELS = {
     "galaxies": _SceneModel(background=10.0, reach=_GALAXY_REACH),
     "stars": _SceneModel(background=10.0, reach=_STAR_REACH),
+    "deep-field": _SceneModel(background=10.0, reach=_GALAXY_REACH),
     "nuclei": _SceneModel(background=2.0, reach=_NUCLEUS_REACH),
     "filaments": _SceneModel(background=2.0, reach=_FILAMENT_REACH),
 }
@@ -256,6 +297,8 @@ def _cell_catalogue(kind: str, seed: int, cy: int, cx: int) -> tuple[_Group, ...
             groups = (_stars(rng, cy, cx, per_pixel=1.0 / 2000.0),)
         elif kind == "galaxies":
             groups = (_galaxies(rng, cy, cx), _stars(rng, cy, cx, per_pixel=1.0 / 8000.0))
+        elif kind == "deep-field":
+            groups = _deep_field(rng, cy, cx)
         else:
             groups = (_filaments(rng, cy, cx),)
     for group in groups:
@@ -314,11 +357,14 @@ def synthetic_scene(
 
     Parameters
     ----------
-    kind : {"galaxies", "stars", "nuclei", "filaments"}
+    kind : {"galaxies", "stars", "deep-field", "nuclei", "filaments"}
         ``"stars"``: Moffat point sources (FWHM 1.5-3 px, beta 2.5-3.5) with power-law
         fluxes (dN/dF ∝ F^-2, 20 to 2e5) on a sky of 10, about one star per 2000 px.
         ``"galaxies"``: elliptical Sérsic profiles (n 0.5-4, r_e 1-12 px, cut at
         ``min((4 + n) r_e, 64)`` px, power-law fluxes 1e2 to 1e6) plus a few stars, sky 10.
+        ``"deep-field"``: a crowded deep survey, six times denser than ``"galaxies"``
+        with fainter, smaller and often clumpy galaxies (Sérsic plus 1-5 compact knots)
+        and a few stars, sky 10.
         ``"nuclei"``: fluorescent nuclei, textured filled ellipses (semi-axes 8-25 px)
         with soft edges that barely overlap, on a background of 2.
         ``"filaments"``: smooth curved filaments 50-400 px long with a Gaussian
@@ -370,7 +416,7 @@ def render_scene(kind: str, shape: tuple[int, int], *, seed: int = 0) -> np.ndar
 
     Parameters
     ----------
-    kind : {"galaxies", "stars", "nuclei", "filaments"}
+    kind : {"galaxies", "stars", "deep-field", "nuclei", "filaments"}
         Scene kind, see :func:`synthetic_scene`.
     shape : tuple of int
         ``(height, width)`` in pixels.

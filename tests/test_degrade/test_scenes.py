@@ -19,7 +19,7 @@ from srgan_sci.degrade.scenes import (
 )
 from srgan_sci.errors import SrsciError
 
-BACKGROUND = {"stars": 10.0, "galaxies": 10.0, "nuclei": 2.0, "filaments": 2.0}
+BACKGROUND = {"stars": 10.0, "galaxies": 10.0, "deep-field": 10.0, "nuclei": 2.0, "filaments": 2.0}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_synthetic_scene_is_lazy_float32():
     assert scene.chunks == ((128, 128, 44), (128, 128, 128, 116))
 
 
-@pytest.mark.parametrize("kind", ["stars", "galaxies"])
+@pytest.mark.parametrize("kind", ["stars", "galaxies", "deep-field"])
 def test_point_sources_give_many_local_maxima(scenes, kind):
     image = scenes[kind]
     peaks = peak_local_max(image, min_distance=3, threshold_abs=BACKGROUND[kind] + 5.0)
@@ -57,6 +57,25 @@ def test_point_sources_give_many_local_maxima(scenes, kind):
 def test_nuclei_foreground_fraction(scenes):
     foreground = (scenes["nuclei"] > 10.0).mean()
     assert 0.1 < foreground < 0.6
+
+
+def test_deep_field_is_crowded_and_clumpy(scenes):
+    # sources (above 1 flux unit over the sky) cover several times the area they cover in
+    # `galaxies`, and knots give extended galaxies more than one peak: more maxima per
+    # connected source than the smooth Sérsic profiles of `galaxies`
+    from scipy import ndimage
+
+    def sources_and_peaks(image):
+        mask = image > BACKGROUND["galaxies"] + 1.0
+        _, n_sources = ndimage.label(mask)
+        peaks = peak_local_max(image, min_distance=1, threshold_abs=BACKGROUND["galaxies"] + 1.0)
+        return mask.mean(), n_sources, len(peaks)
+
+    deep_area, deep_sources, deep_peaks = sources_and_peaks(scenes["deep-field"])
+    smooth_area, smooth_sources, smooth_peaks = sources_and_peaks(scenes["galaxies"])
+    assert deep_area > 3 * smooth_area
+    assert deep_sources > 2 * smooth_sources  # crowding merges neighbours into one label
+    assert deep_peaks / deep_sources > 1.2 * smooth_peaks / smooth_sources
 
 
 def test_filament_foreground_fraction(scenes):
@@ -137,7 +156,7 @@ def test_far_tile_equals_small_window_render():
 
 
 def test_unknown_kind_lists_choices():
-    with pytest.raises(SceneError, match="galaxies, stars, nuclei, filaments"):
+    with pytest.raises(SceneError, match="galaxies, stars, deep-field, nuclei, filaments"):
         synthetic_scene("planets", (64, 64))
 
 
