@@ -72,10 +72,21 @@ def markdown_tables(result: dict[str, Any]) -> list[str]:
             "",
             f"Quality goal on the real image ({result['goal_db']:+.0f} dB over bicubic, "
             f"higher SSIM, beats RL+bicubic): **{verdict}** (PSNR gain "
-            f"{goal['psnr_gain_over_bicubic_db']:+.2f} dB).",
+            f"{goal['psnr_gain_over_bicubic_db']:+.2f} dB){_ceiling(goal)}.",
             "",
         ]
     return lines
+
+
+def _ceiling(goal: dict[str, Any]) -> str:
+    """The goal's PSNR next to the noise-free band-limited oracle's, when measured."""
+    ceiling = goal.get("band_limited_psnr_db", float("nan"))
+    if ceiling != ceiling:  # not measured (NaN) or an older result
+        return ""
+    return (
+        f"; the goal asks for {goal['goal_psnr_db']:.2f} dB, and the noise-free truth "
+        f"band-limited to the LR Nyquist frequency scores {ceiling:.2f} dB"
+    )
 
 
 def save_results(models: dict[str, Any], machine: dict[str, Any]) -> list[str]:

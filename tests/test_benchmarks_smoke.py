@@ -31,3 +31,18 @@ def test_astro_model_beats_bicubic_on_a_small_star_field():
     assert scores["model"]["psnr"] > scores["bicubic"]["psnr"]
     rows = [{"image": "stars 1000", "set": "real", "scores": scores}]
     assert set(model_cards.goal_check(rows)) >= {"met", "psnr_gain_over_bicubic_db"}
+
+
+def test_band_limited_oracle_keeps_smooth_images_and_loses_pixel_noise():
+    """The ceiling the cards quote: near-perfect for smooth truth, poor for pixel-scale texture."""
+    import numpy as np
+
+    from srgan_sci.degrade.spec import preset
+
+    spec = preset("ground-seeing")
+    yy, xx = np.mgrid[:256, :256]
+    smooth = 1.0 + np.exp(-((yy - 128.0) ** 2 + (xx - 120.0) ** 2) / (2 * 30.0**2))
+    texture = np.random.default_rng(0).uniform(0.5, 1.5, (256, 256))
+
+    assert model_cards.band_limited_psnr(smooth.astype(np.float32), spec) > 45.0
+    assert model_cards.band_limited_psnr(texture.astype(np.float32), spec) < 15.0
