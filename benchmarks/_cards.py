@@ -23,7 +23,9 @@ DOMAIN_TEXT = {
         "astronomical images",
         "Calibrated, sky-subtracted single-band frames (FITS) from an instrument whose PSF "
         "and noise are close to one of the degradations above, upscaled with "
-        "`srsci upscale IN.fits OUT.zarr` (the default model for FITS input at x{scale}). "
+        "`srsci upscale IN.fits OUT.zarr` (without `--model`, FITS input at x{scale} gets "
+        "`astro-x4`, or the space-diffraction specialist `astro-x4-space` when its header's "
+        "TELESCOP names a space telescope). "
         "For inspection and for finding and separating faint, blended sources; check any "
         "measurement that matters against the LR data.",
     ),
@@ -227,6 +229,10 @@ VALIDATION_FINDINGS: dict[str, list[str]] = {
         "so a catalogue run on the output with its own σ finds ~0.7 spurious sources per "
         "1000 LR px² of pure noise and ~2.3 false detections per 1000 LR px² around injected "
         "sources (bicubic 0): threshold catalogues on the LR noise, not the output's.",
+        "- Space-telescope data: trained on both degradations, it has to guess from each patch "
+        "how much to sharpen and over-sharpens crowded diffraction-limited fields (the "
+        "space-diffraction rows above); `astro-x4-space`, the default for FITS whose TELESCOP "
+        "is a space telescope, does better there (see its card).",
     ],
 }
 """Findings of ``srsci evaluate --astro`` for a model, with the commands that produced them."""

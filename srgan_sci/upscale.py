@@ -32,7 +32,7 @@ from srgan_sci.upscale_fits import (
     upscale_mef,
 )
 from srgan_sci.upscale_psf import record_output_psf
-from srgan_sci.zoo import default_model
+from srgan_sci.zoo import default_model, space_telescope
 
 BASELINES = ("bicubic", "lanczos")
 
@@ -249,12 +249,15 @@ def upscale_file(config: UpscaleConfig) -> dict[str, Any]:
     notes: list[str] = []
     layout = prepare_input(image, config.input, output, config.units, lookup, notes)
     device = resolve_device(config.device)
-    model_name = config.model or default_model(image.meta.format, config.scale)
+    input_header = image.meta.fits_header
+    model_name = config.model or default_model(image.meta.format, config.scale, input_header)
     model, description = load_model(model_name, config.scale, device)
     if config.model is None:
+        telescope = space_telescope(input_header)
+        source = f" from a space telescope (TELESCOP {telescope})" if telescope else ""
         description["model_choice"] = (
             f"no --model given: {model_name}, the bundled default for "
-            f"{image.meta.format.upper()} input"
+            f"{image.meta.format.upper()} input{source}"
         )
     if config.precision != "float32":
         try:

@@ -7,10 +7,12 @@ import pytest
 from srgan_sci.models.bundle import read_bundle_metadata
 from srgan_sci.zoo import (
     DEFAULTS,
+    SPACE_DEFAULTS,
     ModelNotFoundError,
     default_model,
     list_models,
     resolve_model,
+    space_telescope,
 )
 
 
@@ -34,6 +36,23 @@ def test_defaults_follow_the_input_format():
     assert default_model("zarr", 2) == "fluo-x2"
     with pytest.raises(ModelNotFoundError, match="no default astro model for x2"):
         default_model("fits", 2)
+
+
+def test_fits_from_a_space_telescope_gets_the_space_specialist():
+    from astropy.io import fits
+
+    hst, ground = fits.Header({"TELESCOP": "HST"}), fits.Header({"TELESCOP": "CFHT"})
+    assert space_telescope(hst) == "HST"
+    assert space_telescope(fits.Header({"TELESCOP": " jwst "})) == "JWST"
+    assert space_telescope(ground) is None and space_telescope(None) is None
+    assert default_model("fits", 4, hst) == "astro-x4-space"
+    assert default_model("fits", 4, ground) == "astro-x4"
+    assert default_model("tiff", 4, hst) == "fluo-x4"  # TELESCOP means nothing to microscopy
+    for scale, name in SPACE_DEFAULTS.items():
+        metadata = read_bundle_metadata(resolve_model(name))
+        assert metadata.scale == scale and metadata.name == name
+        assert metadata.training["recipe"] == f"srgan_sci/zoo/recipes/{name}.toml"
+        assert {spec["name"] for spec in metadata.training["degradations"]} == {"space-diffraction"}
 
 
 def test_user_models_are_listed_and_shadow_bundled_ones(tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from srgan_sci.errors import SrsciError
 
@@ -29,6 +30,12 @@ DEFAULTS: dict[tuple[str, int], str] = {
     ("fluo", 4): "fluo-x4",
 }
 """Default model per (domain, scale)."""
+
+SPACE_DEFAULTS: dict[int, str] = {4: "astro-x4-space"}
+"""Default astro model per scale for FITS images from a space telescope."""
+
+SPACE_TELESCOPES = ("HST", "JWST", "EUCLID", "ROMAN", "SPITZER")
+"""``TELESCOP`` values (upper-cased prefixes) of diffraction-limited space imagers."""
 
 DEFAULT_SCALE = 4
 
@@ -112,8 +119,20 @@ def domain_of(image_format: str) -> str:
     return "astro" if image_format == "fits" else "fluo"
 
 
-def default_model(image_format: str, scale: int | None = None) -> str:
+def space_telescope(header: Any) -> str | None:
+    """The ``TELESCOP`` of a FITS header if it names a space telescope, else ``None``."""
+    if header is None:
+        return None
+    telescope = str(header.get("TELESCOP", "")).strip().upper()
+    return telescope if telescope.startswith(SPACE_TELESCOPES) else None
+
+
+def default_model(image_format: str, scale: int | None = None, header: Any = None) -> str:
     """Name of the default model for an input format (``fits``, ``tiff``, ``zarr``) and scale.
+
+    A FITS ``header`` whose ``TELESCOP`` names a space telescope (:data:`SPACE_TELESCOPES`)
+    selects the space-diffraction specialist of :data:`SPACE_DEFAULTS` when one exists at
+    that scale.
 
     Raises
     ------
@@ -122,6 +141,8 @@ def default_model(image_format: str, scale: int | None = None) -> str:
     """
     domain = domain_of(image_format)
     wanted = scale or DEFAULT_SCALE
+    if domain == "astro" and space_telescope(header) and wanted in SPACE_DEFAULTS:
+        return SPACE_DEFAULTS[wanted]
     if (domain, wanted) not in DEFAULTS:
         scales = sorted(s for d, s in DEFAULTS if d == domain)
         raise ModelNotFoundError(
