@@ -6,6 +6,7 @@ from the measured evaluation result; nothing is typed in by hand.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from benchmarks._machine import write_results
@@ -83,7 +84,7 @@ def markdown_tables(result: dict[str, Any]) -> list[str]:
 def _ceiling(goal: dict[str, Any]) -> str:
     """The goal's PSNR next to the noise-free band-limited oracle's, when measured."""
     ceiling = goal.get("band_limited_psnr_db", float("nan"))
-    if ceiling != ceiling:  # not measured (NaN) or an older result
+    if not math.isfinite(ceiling):  # not measured, or a result from before it was
         return ""
     return (
         f"; the goal asks for {goal['goal_psnr_db']:.2f} dB, and the noise-free truth "

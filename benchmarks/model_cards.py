@@ -26,12 +26,13 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import dask.array as da
 import numpy as np
 
 from benchmarks._cards import save_results, write_card
 from benchmarks._machine import RESULTS, machine_info
 from srgan_sci.baselines import upscale_baseline
-from srgan_sci.degrade.chain import degrade
+from srgan_sci.degrade.chain import degrade, degrade_lazy
 from srgan_sci.degrade.scenes import render_scene
 from srgan_sci.degrade.spec import DegradationSpec
 from srgan_sci.infer.tiling import upscale_plane_numpy
@@ -149,7 +150,7 @@ def evaluate_case(
         raise ValueError(f"model scale {model.scale} does not match the spec's scale {s}")
     hr = hr[: hr.shape[0] - hr.shape[0] % s, : hr.shape[1] - hr.shape[1] % s]
     hr_adu, lr = degrade(hr, spec, seed=noise_seed)
-    truth = np.asarray(hr_adu, dtype=np.float64) * (s**2 if spec.binning == "sum" else 1)
+    truth = _output_units(hr_adu, spec)
     normalizer = fit_asinh(lr) if normalizer_kind == "asinh" else fit_percentile(lr)
     # every method works on the raw LR and keeps its zero point; the pedestal (bias, sky)
     # the degradation leaves in it is removed before comparing, as `srsci evaluate` does
@@ -162,23 +163,34 @@ def evaluate_case(
     return {name: _scores(truth, pred, normalizer, crop) for name, pred in preds.items()}
 
 
-def band_limited_psnr(hr: np.ndarray, spec: DegradationSpec, *, crop: int = CROP) -> float:
-    """PSNR of a noise-free oracle: the truth keeping only what the LR pixel grid can hold.
+def truth_in_output_units(hr: np.ndarray, spec: DegradationSpec) -> np.ndarray:
+    """The noise-free truth :func:`evaluate_case` scores against, without simulating the LR.
 
-    The truth (in the prediction's units, as in :func:`evaluate_case`) is low-passed in
-    Fourier space to the LR Nyquist frequency, ``1 / (2 * scale)`` cycles per HR pixel on
-    each axis, with no noise, no PSF and no aliasing.  A reconstruction that does not
-    invent structure finer than the LR grid scores at most about this; content above it
-    (e.g. pixel-scale texture of a real image) is what no upscaler can predict from noisy
-    data.
+    ``hr`` cropped to a multiple of the scale, in ADU (``hr_adu``), times ``scale**2`` for
+    sum binning; only the HR branch of the lazy degradation graph is computed.
     """
     s = spec.scale
     hr = hr[: hr.shape[0] - hr.shape[0] % s, : hr.shape[1] - hr.shape[1] % s]
-    hr_adu, _ = degrade(hr, spec, seed=NOISE_SEED)
-    truth = np.asarray(hr_adu, dtype=np.float64) * (s**2 if spec.binning == "sum" else 1)
+    return _output_units(degrade_lazy(da.from_array(np.asarray(hr, np.float32)), spec).hr, spec)
+
+
+def _output_units(hr_adu: Any, spec: DegradationSpec) -> np.ndarray:
+    """HR in ADU to the prediction's units: times ``scale**2`` for sum binning (float64)."""
+    return np.asarray(hr_adu, dtype=np.float64) * (spec.scale**2 if spec.binning == "sum" else 1)
+
+
+def band_limited_psnr(truth: np.ndarray, scale: int, *, crop: int = CROP) -> float:
+    """PSNR of a noise-free oracle: ``truth`` keeping only what the LR pixel grid can hold.
+
+    ``truth`` is low-passed in Fourier space to the LR Nyquist frequency, ``1 / (2 *
+    scale)`` cycles per HR pixel on each axis, with no noise, no PSF and no aliasing.  A
+    reconstruction that does not invent structure finer than the LR grid scores at most
+    about this; content above it (e.g. pixel-scale texture of a real image) is what no
+    upscaler can predict from noisy data.
+    """
     fy = np.abs(np.fft.fftfreq(truth.shape[0]))[:, None]
     fx = np.abs(np.fft.fftfreq(truth.shape[1]))[None, :]
-    keep = (fy <= 0.5 / s) & (fx <= 0.5 / s)
+    keep = (fy <= 0.5 / scale) & (fx <= 0.5 / scale)
     oracle = np.real(np.fft.ifft2(np.fft.fft2(truth) * keep))
     return psnr(truth, oracle, data_range=default_data_range(truth), crop=crop)
 
@@ -252,7 +264,8 @@ def evaluate_model(
             scores = evaluate_case(model, kind, spec, hr)
             row = {"image": image, "set": subset, "scores": scores}
             if subset == "real":
-                row["band_limited_psnr"] = band_limited_psnr(hr, spec)
+                truth = truth_in_output_units(hr, spec)
+                row["band_limited_psnr"] = band_limited_psnr(truth, spec.scale)
             rows.append(row)
             log(
                 f"{name} {spec.name} {image}: PSNR model {scores['model']['psnr']:.2f} dB, "

@@ -44,5 +44,11 @@ def test_band_limited_oracle_keeps_smooth_images_and_loses_pixel_noise():
     smooth = 1.0 + np.exp(-((yy - 128.0) ** 2 + (xx - 120.0) ** 2) / (2 * 30.0**2))
     texture = np.random.default_rng(0).uniform(0.5, 1.5, (256, 256))
 
-    assert model_cards.band_limited_psnr(smooth.astype(np.float32), spec) > 45.0
-    assert model_cards.band_limited_psnr(texture.astype(np.float32), spec) < 15.0
+    # the same truth evaluate_case scores against (HR in ADU, times s² for sum binning)
+    hr_adu, _ = model_cards.degrade(texture.astype(np.float32), spec, seed=model_cards.NOISE_SEED)
+    texture_truth = model_cards.truth_in_output_units(texture.astype(np.float32), spec)
+    np.testing.assert_allclose(texture_truth, hr_adu * spec.scale**2, rtol=1e-6)
+
+    smooth_truth = model_cards.truth_in_output_units(smooth.astype(np.float32), spec)
+    assert model_cards.band_limited_psnr(smooth_truth, spec.scale) > 45.0
+    assert model_cards.band_limited_psnr(texture_truth, spec.scale) < 15.0
