@@ -148,7 +148,7 @@ def evaluate_case(
     s = spec.scale
     if int(model.scale) != s:
         raise ValueError(f"model scale {model.scale} does not match the spec's scale {s}")
-    hr = hr[: hr.shape[0] - hr.shape[0] % s, : hr.shape[1] - hr.shape[1] % s]
+    hr = _crop_to_scale(hr, s)
     hr_adu, lr = degrade(hr, spec, seed=noise_seed)
     truth = _output_units(hr_adu, spec)
     normalizer = fit_asinh(lr) if normalizer_kind == "asinh" else fit_percentile(lr)
@@ -169,9 +169,13 @@ def truth_in_output_units(hr: np.ndarray, spec: DegradationSpec) -> np.ndarray:
     ``hr`` cropped to a multiple of the scale, in ADU (``hr_adu``), times ``scale**2`` for
     sum binning; only the HR branch of the lazy degradation graph is computed.
     """
-    s = spec.scale
-    hr = hr[: hr.shape[0] - hr.shape[0] % s, : hr.shape[1] - hr.shape[1] % s]
+    hr = _crop_to_scale(hr, spec.scale)
     return _output_units(degrade_lazy(da.from_array(np.asarray(hr, np.float32)), spec).hr, spec)
+
+
+def _crop_to_scale(hr: np.ndarray, scale: int) -> np.ndarray:
+    """``hr`` cut at the bottom and right to a multiple of ``scale`` on both axes."""
+    return hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
 
 
 def _output_units(hr_adu: Any, spec: DegradationSpec) -> np.ndarray:
